@@ -1,0 +1,111 @@
+#ifndef SGPTE_DRIVERS_COMPRESSION_CLI_HPP
+#define SGPTE_DRIVERS_COMPRESSION_CLI_HPP
+
+// The command-line options of CompressionOptions, shared by sgpte-layer and sgpte-opt so
+// that both programs spell every option the same way.
+
+#include <sgpte/core/number_parsing.hpp>
+#include <sgpte/io/case_metadata.hpp>
+#include <sgpte/layer/compression_options.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace sgpte::drivers
+{
+
+class CompressionCli
+{
+public:
+  // defaults: the program's defaults. A default unstructured sparsity gives way to N:M
+  // options, and a default target average gives way to --wbits.
+  CompressionCli(CLI::App &app, CompressionOptions const &defaults) : _values(defaults)
+  {
+    if (defaults.target_average_bits)
+      _target = *defaults.target_average_bits;
+    auto *group = app.add_option_group("Compression");
+    _sparsity = group->add_option("--sparsity", _values.sparsity, "Unstructured sparsity per block, in [0, 1)");
+    _prune_n = group->add_option("--prunen", _values.prune_n, "N of N:M pruning (e.g. 2 for 2:4)");
+    _prune_m = group->add_option("--prunem", _values.prune_m, "M of N:M pruning (e.g. 4 for 2:4)");
+    _block_size = group->add_option("--blocksize", _values.block_size, "Columns per block of the sweep")
+                      ->capture_default_str();
+    _percdamp = group->add_option("--percdamp", _values.percdamp, "Damping as a fraction of mean(diag H)")
+                    ->capture_default_str();
+    group->add_option("--damping-retries", _values.max_damping_retries,
+                      "Times the damping is multiplied by 10 when H is not positive definite")
+        ->capture_default_str();
+    _wbits = group->add_option("--wbits", _values.wbits, "Uniform quantization bits (0: none)");
+    _target_option = group->add_option("--target-avg-bits", _target, "Mixed precision: target average bits per column");
+    group->add_option("--bit-allocation", _allocation, "Mixed-precision allocation method")
+        ->check(CLI::IsMember({"quantile", "budget"}))
+        ->capture_default_str();
+    group->add_option("--bit-options", _bit_options, "Bit widths to choose from, comma separated")
+        ->capture_default_str();
+    group->add_option("--quantiles", _quantiles, "Quantile thresholds, one less than bit options")
+        ->capture_default_str();
+    group->add_option("--importance-weights", _importance,
+                      "Weights of the activation,hessian,weight,output,stability terms")
+        ->capture_default_str();
+    _symmetric = group->add_flag("--sym,!--asym", _values.quantizer.symmetric, "Symmetric quantization");
+    _per_tensor = group->add_flag("--pertensor", _per_tensor_value, "One quantizer per tensor instead of per row");
+    group->add_flag("--mse", _values.quantizer.mse, "MSE grid search of the quantizer range");
+    group->add_option("--groupsize", _values.quantizer.group_size, "Columns per quantizer group (0: none)");
+    group->add_flag("--act-order", _values.quantizer.act_order, "Process columns by decreasing Hessian diagonal");
+  }
+
+  // A layer case's stored configuration (io/case_metadata.hpp), for the options that were
+  // not given on the command line.
+  void apply_metadata(std::map<std::string, std::string> const &metadata, std::string const &source)
+  {
+    std::set<std::string> given;
+    std::map<std::string, CLI::Option *> const options = {
+        {"sparsity", _sparsity}, {"prunen", _prune_n}, {"prunem", _prune_m}, {"blocksize", _block_size},
+        {"percdamp", _percdamp}, {"wbits", _wbits},    {"sym", _symmetric},  {"perchannel", _per_tensor}};
+    for (auto const &[key, option] : options)
+      if (option->count() > 0)
+        given.insert(key);
+    io::apply_case_metadata(_values, metadata, source, given);
+  }
+
+  // The options as given; throws InvalidArgument for malformed lists or invalid values.
+  CompressionOptions options() const
+  {
+    CompressionOptions options = _values;
+    if (_per_tensor->count() > 0)
+      options.quantizer.per_channel = !_per_tensor_value;
+    options.target_average_bits = _target;
+    if (_prune_n->count() + _prune_m->count() > 0 && _sparsity->count() == 0)
+      options.sparsity = 0.0;
+    if (_wbits->count() > 0 && _target_option->count() == 0)
+      options.target_average_bits.reset();
+    options.allocation = _allocation == "budget" ? AllocationMethod::budget : AllocationMethod::quantile;
+    options.bit_options = parse_list<int>(_bit_options, "--bit-options");
+    options.quantiles = parse_list<double>(_quantiles, "--quantiles");
+    auto const weights = parse_list<double>(_importance, "--importance-weights");
+    if (weights.size() != 5)
+      throw InvalidArgument("--importance-weights needs 5 comma-separated values "
+                            "(activation,hessian,weight,output,stability)");
+    options.importance_weights = {weights[0], weights[1], weights[2], weights[3], weights[4]};
+    options.validate();
+    return options;
+  }
+
+private:
+  CompressionOptions _values;
+  std::optional<double> _target;
+  std::string _allocation = "quantile";
+  std::string _bit_options = "2,3,4,6,8";
+  std::string _quantiles = "0.2,0.4,0.6,0.8";
+  std::string _importance = "0.25,0.25,0.15,0.25,0.10";
+  bool _per_tensor_value = false;
+  CLI::Option *_sparsity, *_prune_n, *_prune_m, *_block_size, *_percdamp, *_wbits, *_target_option, *_symmetric,
+      *_per_tensor;
+};
+
+} // namespace sgpte::drivers
+
+#endif

@@ -1,0 +1,369 @@
+#ifndef SGPTE_LAYER_LAYER_COMPRESSOR_HPP
+#define SGPTE_LAYER_LAYER_COMPRESSOR_HPP
+
+// LayerCompressor: the per-layer object of the seed's API (its SparseGPT class).
+//
+//   sgpte::LayerCompressor<Space> layer(space, "layer_0.fc1", weight, &stats);
+//   for (auto const &batch : calibration) layer.add_batch(space, batch);
+//   auto result = layer.fasterprune(space, options);   // weight now holds the result
+//   layer.free();                                      // release the Hessian
+//
+// The weight view is compressed in place, as the reference writes back into the layer.
+// The Hessian is left intact by fasterprune, so several configurations can be tried on
+// one calibration; free() releases it.
+
+#include <sgpte/allocation/bit_allocation.hpp>
+#include <sgpte/calibration/calibration_statistics.hpp>
+#include <sgpte/core/error.hpp>
+#include <sgpte/core/finite.hpp>
+#include <sgpte/core/views.hpp>
+#include <sgpte/importance/importance_score.hpp>
+#include <sgpte/layer/compression_options.hpp>
+#include <sgpte/layer/detail/column_order.hpp>
+#include <sgpte/layer/detail/compressed_size.hpp>
+#include <sgpte/linalg/inverse_hessian_factor.hpp>
+#include <sgpte/quantization/quantizer.hpp>
+#include <sgpte/stats/quantization_stats.hpp>
+#include <sgpte/sweep/fused_sweep.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sgpte
+{
+
+template <class ExecutionSpace>
+struct LayerResult
+{
+  using memory_space = typename ExecutionSpace::memory_space;
+  LayerStatistics statistics;
+  std::vector<std::uint8_t> bits; // per column; 0 when not quantized
+  ImportanceScores importance;    // per column
+  // Quantizer parameters for every candidate width (plan.widths); with a group size the
+  // groups follow the sweep order.
+  QuantizationPlan<ExecutionSpace> quantization;
+  std::vector<int> sweep_order; // original column at each sweep position
+  Kokkos::View<std::uint32_t **, Kokkos::LayoutLeft, memory_space> mask; // original order
+  Vector<ExecutionSpace, double> row_loss;
+};
+
+template <class ExecutionSpace>
+class LayerCompressor
+{
+public:
+  using execution_space = ExecutionSpace;
+  using memory_space = typename ExecutionSpace::memory_space;
+
+  // storage_bytes_per_weight: size of one weight in the checkpoint (2 for fp16/bf16, 4 for
+  // fp32), for the size statistics.
+  LayerCompressor(ExecutionSpace const &space, std::string name, Matrix<ExecutionSpace> weight,
+                  QuantizationStats *stats = nullptr, int storage_bytes_per_weight = 2)
+      : _name(std::move(name))
+      , _weight(std::move(weight))
+      , _statistics(space, static_cast<int>(_weight.extent(1)))
+      , _stats(stats)
+      , _storage_bytes_per_weight(storage_bytes_per_weight)
+  {
+    if (_weight.extent(0) == 0)
+      throw InvalidArgument("layer '" + _name + "' has no rows");
+  }
+
+  std::string const &name() const { return _name; }
+  Matrix<ExecutionSpace> const &weight() const { return _weight; }
+  CalibrationStatistics<ExecutionSpace> const &statistics() const { return _statistics; }
+
+  // inputs: tokens × columns holding `samples` sequences (see CalibrationStatistics).
+  template <class InputView>
+  void add_batch(ExecutionSpace const &space, InputView const &inputs, std::int64_t samples = 1)
+  {
+    Kokkos::Timer timer;
+    try
+    {
+      _statistics.add_batch(space, inputs, samples);
+    }
+    catch (NumericalError const &error)
+    {
+      rethrow_for_layer(error);
+    }
+    catch (InvalidArgument const &error)
+    {
+      rethrow_for_layer(error);
+    }
+    space.fence();
+    _statistics_seconds += timer.seconds();
+  }
+
+  LayerResult<ExecutionSpace> fasterprune(ExecutionSpace const &space, CompressionOptions const &options);
+
+  void free() { _statistics.release_hessian(); }
+
+private:
+  // The same error, its message prefixed with the layer's name.
+  template <class ErrorType>
+  [[noreturn]] void rethrow_for_layer(ErrorType const &error) const
+  {
+    throw ErrorType("layer '" + _name + "': " + error.what());
+  }
+
+  QuantizationPlan<ExecutionSpace> make_plan(ExecutionSpace const &space, CompressionOptions const &options) const;
+
+  std::string _name;
+  Matrix<ExecutionSpace> _weight;
+  CalibrationStatistics<ExecutionSpace> _statistics;
+  QuantizationStats *_stats;
+  int _storage_bytes_per_weight;
+  double _statistics_seconds = 0.0;
+};
+
+template <class ExecutionSpace>
+QuantizationPlan<ExecutionSpace> LayerCompressor<ExecutionSpace>::make_plan(ExecutionSpace const &space,
+                                                                            CompressionOptions const &options) const
+{
+  QuantizationPlan<ExecutionSpace> plan;
+  plan.options = options.quantizer;
+  if (!options.quantizes())
+    return plan;
+  // Mixed precision prepares every candidate width: the parameters of the widths that
+  // end up unused cost rows × widths floats, and this way they come from the original
+  // weights before any column is touched, as in the reference.
+  plan.widths = options.mixed_precision() ? options.bit_options : std::vector<int>{options.wbits};
+  int const widths = static_cast<int>(plan.widths.size());
+  int const rows = static_cast<int>(_weight.extent(0));
+  int const columns = static_cast<int>(_weight.extent(1));
+  int const group_size = options.quantizer.group_size;
+  int const groups = group_size > 0 ? (columns + group_size - 1) / group_size : 1;
+  plan.maxq = Vector<ExecutionSpace, float>(Kokkos::view_alloc(space, "sgpte::maxq"), widths);
+  auto maxq_host = Kokkos::create_mirror_view(plan.maxq);
+  for (int w = 0; w < widths; ++w)
+    maxq_host(w) = static_cast<float>((1 << plan.widths[w]) - 1);
+  Kokkos::deep_copy(space, plan.maxq, maxq_host);
+  int const parameter_rows = options.quantizer.per_channel ? rows : 1;
+  plan.scale = typename QuantizationPlan<ExecutionSpace>::parameter_view(
+      Kokkos::view_alloc(space, "sgpte::quantizer_scale"), parameter_rows, groups, widths);
+  plan.zero = typename QuantizationPlan<ExecutionSpace>::parameter_view(
+      Kokkos::view_alloc(space, "sgpte::quantizer_zero"), parameter_rows, groups, widths);
+  if (group_size == 0)
+    find_quantization_parameters(space, _weight, 0, columns, 0, plan);
+  return plan;
+}
+
+template <class ExecutionSpace>
+LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(ExecutionSpace const &space,
+                                                                         CompressionOptions const &options)
+{
+  try
+  {
+    options.validate();
+  }
+  catch (InvalidArgument const &error)
+  {
+    rethrow_for_layer(error);
+  }
+  if (_statistics.tokens() == 0)
+    throw InvalidArgument("layer '" + _name + "': no calibration data (call add_batch first)");
+  auto const &hessian = _statistics.hessian();
+  int const rows = static_cast<int>(_weight.extent(0));
+  int const columns = static_cast<int>(_weight.extent(1));
+  if (std::int64_t const bad = count_non_finite(space, _weight); bad > 0)
+    throw NumericalError("layer '" + _name + "': the weights hold " + std::to_string(bad) + " NaN or Inf values");
+
+  Kokkos::Profiling::pushRegion("sgpte::fasterprune");
+  LayerResult<ExecutionSpace> result;
+  LayerStatistics &stats = result.statistics;
+  stats.name = _name;
+  stats.rows = rows;
+  stats.columns = columns;
+  stats.seconds.statistics = _statistics_seconds;
+  Kokkos::Timer timer;
+
+  // Quantizer parameters first: the reference takes them from the untouched weights.
+  result.quantization = make_plan(space, options);
+
+  // Dead columns, sweep order, the working Hessian and weights.
+  std::vector<double> diagonal(columns);
+  {
+    Vector<ExecutionSpace, float> diag(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::diagonal"),
+                                       columns);
+    Kokkos::parallel_for(
+        "sgpte::hessian_diagonal", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns),
+        KOKKOS_LAMBDA(int j) { diag(j) = hessian(j, j); });
+    auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), diag);
+    for (int j = 0; j < columns; ++j)
+      diagonal[j] = host(j);
+  }
+  std::vector<bool> dead(columns);
+  Kokkos::View<std::uint8_t *, Kokkos::HostSpace> dead_host("sgpte::dead", columns);
+  for (int j = 0; j < columns; ++j)
+  {
+    dead[j] = diagonal[j] == 0.0;
+    dead_host(j) = dead[j] ? 1 : 0;
+    stats.dead_columns += dead[j] ? 1 : 0;
+  }
+  auto const dead_device = Kokkos::create_mirror_view_and_copy(memory_space(), dead_host);
+  result.sweep_order = detail::sweep_order(diagonal, options.quantizer.act_order);
+  Vector<ExecutionSpace, int> column_of(Kokkos::view_alloc(space, "sgpte::column_of"), columns);
+  Vector<ExecutionSpace, int> position_of(Kokkos::view_alloc(space, "sgpte::position_of"), columns);
+  {
+    auto column_host = Kokkos::create_mirror_view(column_of);
+    auto position_host = Kokkos::create_mirror_view(position_of);
+    for (int k = 0; k < columns; ++k)
+    {
+      column_host(k) = result.sweep_order[k];
+      position_host(result.sweep_order[k]) = k;
+    }
+    Kokkos::deep_copy(space, column_of, column_host);
+    Kokkos::deep_copy(space, position_of, position_host);
+  }
+  bool const permuted = options.quantizer.act_order;
+  Matrix<ExecutionSpace> const work =
+      permuted ? Matrix<ExecutionSpace>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::weight_work"),
+                                        rows, columns)
+               : _weight;
+  detail::gather_live_columns(space, _weight, column_of, dead_device, work);
+  Matrix<ExecutionSpace> const ordered_hessian = detail::hessian_in_sweep_order(space, hessian, column_of);
+
+  Matrix<ExecutionSpace> lower(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::inverse_factor"),
+                               columns, columns);
+  FactorizationReport const factorization =
+      inverse_hessian_factor(space, ordered_hessian, options.percdamp, options.max_damping_retries, lower, _name);
+  stats.percdamp = factorization.percdamp;
+  stats.damping_retries = factorization.retries;
+  space.fence();
+  stats.seconds.factorization = timer.seconds();
+  timer.reset();
+
+  // Importance (original column order) and bit allocation.
+  auto const raw_sweep_order = raw_importance_terms(space, work, lower, _statistics, column_of);
+  std::array<std::vector<double>, 5> raw;
+  for (int t = 0; t < 5; ++t)
+  {
+    raw[t].resize(columns);
+    for (int k = 0; k < columns; ++k)
+      raw[t][result.sweep_order[k]] = raw_sweep_order[t][k];
+  }
+  result.importance = combine_importance_terms(std::move(raw), dead, options.importance_weights);
+  if (!options.quantizes())
+  {
+    result.bits.assign(columns, 0);
+    stats.allocation = "none";
+  }
+  else if (!options.mixed_precision())
+  {
+    result.bits.assign(columns, static_cast<std::uint8_t>(options.wbits));
+    stats.allocation = "uniform";
+  }
+  else
+  {
+    stats.target_average_bits = options.target_average_bits;
+    stats.allocation = to_string(options.allocation);
+    result.bits = options.allocation == AllocationMethod::quantile
+                      ? allocate_bits_quantile(result.importance.importance, options.bit_options, options.quantiles)
+                      : allocate_bits_budget(result.importance.importance, options.bit_options,
+                                             *options.target_average_bits);
+  }
+  auto &plan = result.quantization;
+  if (plan.enabled())
+  {
+    plan.width_index = Vector<ExecutionSpace, std::uint8_t>(Kokkos::view_alloc(space, "sgpte::width_index"), columns);
+    auto index_host = Kokkos::create_mirror_view(plan.width_index);
+    for (int k = 0; k < columns; ++k)
+    {
+      int const bits = result.bits[result.sweep_order[k]];
+      index_host(k) = static_cast<std::uint8_t>(
+          std::find(plan.widths.begin(), plan.widths.end(), bits) - plan.widths.begin());
+    }
+    Kokkos::deep_copy(space, plan.width_index, index_host);
+  }
+  space.fence();
+  stats.seconds.allocation = timer.seconds();
+  timer.reset();
+
+  // The sweep, then back to the original column order.
+  SweepOptions const sweep_options{options.sparsity, options.prune_n, options.prune_m, options.block_size};
+  SweepResult<ExecutionSpace> const sweep = fused_sweep(space, work, lower, sweep_options, plan);
+  result.row_loss = sweep.row_loss;
+  if (permuted)
+  {
+    detail::scatter_columns(space, work, column_of, _weight);
+    result.mask = detail::mask_in_original_order(space, sweep.mask, position_of, columns);
+  }
+  else
+  {
+    result.mask = sweep.mask;
+  }
+  if (std::int64_t const bad = count_non_finite(space, _weight); bad > 0)
+  {
+    Kokkos::Profiling::popRegion();
+    throw NumericalError("layer '" + _name + "': the sweep produced " + std::to_string(bad) +
+                         " non-finite weights (the Hessian is too ill-conditioned; raise percdamp)");
+  }
+
+  // Pruned entries per column and the OBS loss.
+  auto const mask = result.mask;
+  Vector<ExecutionSpace, std::int64_t> pruned(Kokkos::view_alloc(space, "sgpte::pruned_per_column"), columns);
+  Kokkos::parallel_for(
+      "sgpte::pruned_per_column", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns), KOKKOS_LAMBDA(int c) {
+        std::int64_t count = 0;
+        for (int r = 0; r < rows; ++r)
+          count += (mask(r, c / 32) >> (c % 32)) & 1u;
+        pruned(c) = count;
+      });
+  auto const row_loss = sweep.row_loss;
+  double loss = 0.0;
+  Kokkos::parallel_reduce(
+      "sgpte::total_loss", Kokkos::RangePolicy<ExecutionSpace>(space, 0, rows),
+      KOKKOS_LAMBDA(int r, double &partial) { partial += row_loss(r); }, loss);
+  space.fence();
+  stats.seconds.sweep = timer.seconds();
+
+  auto const pruned_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pruned);
+  detail::CompressedLayout layout;
+  layout.rows = rows;
+  layout.columns = columns;
+  layout.bits = result.bits;
+  layout.kept.resize(columns);
+  layout.parameter_rows = options.quantizer.per_channel ? rows : 1;
+  layout.groups = plan.enabled() ? plan.groups() : 1;
+  layout.unstructured_mask = options.prune_n == 0 && options.sparsity > 0.0;
+  layout.prune_n = options.prune_n;
+  layout.prune_m = options.prune_m;
+  layout.storage_bytes_per_weight = _storage_bytes_per_weight;
+  std::int64_t total_pruned = 0, bit_sum = 0;
+  for (int j = 0; j < columns; ++j)
+  {
+    total_pruned += pruned_host(j);
+    layout.kept[j] = rows - pruned_host(j);
+    stats.bit_histogram[result.bits[j]] += 1;
+    bit_sum += result.bits[j];
+  }
+  stats.sparsity = static_cast<double>(total_pruned) / (static_cast<double>(rows) * columns);
+  stats.average_bits = static_cast<double>(bit_sum) / columns;
+  stats.loss = loss;
+  stats.size_before_bytes = static_cast<std::int64_t>(rows) * columns * _storage_bytes_per_weight;
+  stats.size_after_bytes = detail::compressed_size_bytes(layout);
+  bool first = true;
+  for (int j = 0; j < columns; ++j)
+  {
+    if (dead[j])
+      continue;
+    double const score = result.importance.importance[j];
+    stats.importance_min = first ? score : std::min(stats.importance_min, score);
+    stats.importance_max = first ? score : std::max(stats.importance_max, score);
+    stats.importance_mean += score;
+    first = false;
+  }
+  if (columns > stats.dead_columns)
+    stats.importance_mean /= columns - stats.dead_columns;
+  if (_stats != nullptr)
+    _stats->add(stats);
+  Kokkos::Profiling::popRegion();
+  return result;
+}
+
+} // namespace sgpte
+
+#endif

@@ -1,0 +1,250 @@
+#ifndef SGPTE_QUANTIZATION_QUANTIZER_HPP
+#define SGPTE_QUANTIZATION_QUANTIZER_HPP
+
+// GPTQ's min-max quantizer (the reference's quant.py, SPEC §6), per output row or per
+// tensor, symmetric or asymmetric, with the optional MSE grid search. The arithmetic
+// follows quant.py operation by operation in float so that the codes match the reference:
+//   scale = (xmax − xmin) / maxq, zero = round(−xmin / scale) (asymmetric) or (maxq+1)/2,
+//   q(x) = scale · (clamp(round(x / scale) + zero, 0, maxq) − zero),
+// with round-half-to-even as torch.round.
+
+#include <sgpte/core/error.hpp>
+#include <sgpte/core/kokkos_compat.hpp>
+#include <sgpte/core/views.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace sgpte
+{
+
+struct QuantizerOptions
+{
+  bool symmetric = false;  // the reference pipeline (opt.py) quantizes asymmetrically
+  bool per_channel = true; // one (scale, zero) per output row, else one per tensor
+  bool mse = false;        // shrink the range to minimise the |q − x|^norm error
+  float norm = 2.4f;
+  int grid = 100;
+  float max_shrink = 0.8f;
+  int group_size = 0;     // > 0: parameters recomputed every group_size columns (GPTQ)
+  bool act_order = false; // process columns in decreasing diag(H) order (GPTQ)
+
+  void validate() const
+  {
+    if (group_size < 0)
+      throw InvalidArgument("group size must be non-negative, got " + std::to_string(group_size));
+    if (mse && (!std::isfinite(norm) || norm <= 0.0f || grid < 1 || !std::isfinite(max_shrink) ||
+                max_shrink <= 0.0f || max_shrink >= 1.0f))
+      throw InvalidArgument("MSE grid search needs norm > 0, grid >= 1 and max shrink in (0, 1)");
+  }
+};
+
+KOKKOS_INLINE_FUNCTION float quantize_value(float x, float scale, float zero, float maxq)
+{
+  float q = compat::nearbyint(x / scale) + zero;
+  q = q < 0.0f ? 0.0f : (q > maxq ? maxq : q);
+  return scale * (q - zero);
+}
+
+// The integer code of a value, as stored by packed checkpoints.
+KOKKOS_INLINE_FUNCTION float quantize_code(float x, float scale, float zero, float maxq)
+{
+  float const q = compat::nearbyint(x / scale) + zero;
+  return q < 0.0f ? 0.0f : (q > maxq ? maxq : q);
+}
+
+// quant.py's adjustment of a range [xmin, xmax] (xmin <= 0 <= xmax already): symmetric
+// ranges become ±max|x|, and an all-zero range becomes [−1, 1]. The MSE search shrinks
+// the adjusted range.
+KOKKOS_INLINE_FUNCTION void adjust_range(float &xmin, float &xmax, bool symmetric)
+{
+  if (symmetric)
+  {
+    xmax = compat::fmax(compat::fabs(xmin), xmax);
+    if (xmin < 0.0f)
+      xmin = -xmax;
+  }
+  if (xmin == 0.0f && xmax == 0.0f)
+  {
+    xmin = -1.0f;
+    xmax = 1.0f;
+  }
+}
+
+// quant.py's find_params for one adjusted range.
+KOKKOS_INLINE_FUNCTION void minmax_parameters(float xmin, float xmax, float maxq, bool symmetric,
+                                              float &scale, float &zero)
+{
+  scale = (xmax - xmin) / maxq;
+  zero = symmetric ? (maxq + 1.0f) / 2.0f : compat::nearbyint(-xmin / scale);
+}
+
+// Bit widths actually used by a layer and their parameters: scale(row, group, width) and
+// zero(row, group, width), where row is the output row (one row when per tensor), group
+// the column group (one group without a group size) and width the index into widths.
+template <class ExecutionSpace>
+struct QuantizationPlan
+{
+  using memory_space = typename ExecutionSpace::memory_space;
+  using parameter_view = Kokkos::View<float ***, Kokkos::LayoutLeft, memory_space>;
+
+  QuantizerOptions options;
+  std::vector<int> widths;                           // ascending, distinct
+  Vector<ExecutionSpace, float> maxq;                // 2^width − 1 per width
+  Vector<ExecutionSpace, std::uint8_t> width_index;  // per column, in sweep order
+  parameter_view scale;
+  parameter_view zero;
+
+  bool enabled() const { return !widths.empty(); }
+  int groups() const { return static_cast<int>(scale.extent(1)); }
+};
+
+namespace detail
+{
+
+// Σ |q(x) − x|^norm of a candidate grid point, for the MSE search.
+template <class Values>
+KOKKOS_INLINE_FUNCTION float grid_point_error(Values const &values, int count, float scale, float zero,
+                                              float maxq, float norm)
+{
+  float error = 0.0f;
+  for (int i = 0; i < count; ++i)
+  {
+    float const x = values(i);
+    error += compat::pow(compat::fabs(quantize_value(x, scale, zero, maxq) - x), norm);
+  }
+  return error;
+}
+
+// The reference's MSE search: shrink [xmin, xmax] by p = 1 − i/grid and keep the
+// parameters with the smallest error (strictly smaller wins, so the first is kept on ties).
+template <class Values>
+KOKKOS_INLINE_FUNCTION void mse_parameters(Values const &values, int count, float xmin, float xmax,
+                                           float maxq, QuantizerOptions const &options, float &scale,
+                                           float &zero)
+{
+  float best = 0.0f;
+  bool have_best = false;
+  int const steps = static_cast<int>(static_cast<double>(options.max_shrink) * options.grid);
+  for (int i = 0; i < steps; ++i)
+  {
+    float const p = static_cast<float>(1.0 - static_cast<double>(i) / options.grid);
+    float const xmin1 = p * xmin;
+    float const xmax1 = p * xmax;
+    float const scale1 = (xmax1 - xmin1) / maxq;
+    float const zero1 = options.symmetric ? zero : compat::nearbyint(-xmin1 / scale1);
+    float const error = grid_point_error(values, count, scale1, zero1, maxq, options.norm);
+    if (!have_best || error < best)
+    {
+      best = error;
+      have_best = true;
+      scale = scale1;
+      zero = zero1;
+    }
+  }
+}
+
+// Values of one row of W over [begin, begin + count), as a callable view.
+template <class WeightView>
+struct RowSegment
+{
+  WeightView weight;
+  int row;
+  int begin;
+  KOKKOS_INLINE_FUNCTION float operator()(int i) const { return weight(row, begin + i); }
+};
+
+// Values of a column range of W over all rows, flattened.
+template <class WeightView>
+struct BlockSegment
+{
+  WeightView weight;
+  int begin;
+  int rows;
+  KOKKOS_INLINE_FUNCTION float operator()(int i) const { return weight(i % rows, begin + i / rows); }
+};
+
+} // namespace detail
+
+// Fills plan.scale(:, group, :) and plan.zero(:, group, :) from the current values of
+// weight(:, begin:end), for every width of the plan.
+template <class ExecutionSpace>
+void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
+                                  int begin, int end, int group, QuantizationPlan<ExecutionSpace> const &plan)
+{
+  Kokkos::Profiling::pushRegion("sgpte::find_quantization_parameters");
+  int const rows = static_cast<int>(weight.extent(0));
+  int const count = end - begin;
+  int const widths = static_cast<int>(plan.widths.size());
+  auto const scale = plan.scale;
+  auto const zero = plan.zero;
+  auto const maxq = plan.maxq;
+  QuantizerOptions const options = plan.options;
+  if (options.per_channel)
+  {
+    Kokkos::parallel_for(
+        "sgpte::per_channel_parameters", Kokkos::RangePolicy<ExecutionSpace>(space, 0, rows),
+        KOKKOS_LAMBDA(int row) {
+          float xmin = 0.0f, xmax = 0.0f;
+          for (int c = begin; c < end; ++c)
+          {
+            float const x = weight(row, c);
+            xmin = x < xmin ? x : xmin;
+            xmax = x > xmax ? x : xmax;
+          }
+          adjust_range(xmin, xmax, options.symmetric);
+          detail::RowSegment<Matrix<ExecutionSpace>> const values{weight, row, begin};
+          for (int w = 0; w < widths; ++w)
+          {
+            float s, z;
+            minmax_parameters(xmin, xmax, maxq(w), options.symmetric, s, z);
+            if (options.mse)
+              detail::mse_parameters(values, count, xmin, xmax, maxq(w), options, s, z);
+            scale(row, group, w) = s;
+            zero(row, group, w) = z;
+          }
+        });
+  }
+  else
+  {
+    // One range for the whole column block; the widths are few, so their parameters
+    // (and the MSE search over all entries) are computed by a single team.
+    Kokkos::MinMaxScalar<float> range;
+    Kokkos::parallel_reduce(
+        "sgpte::per_tensor_range",
+        Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>>(
+            space, 0, static_cast<std::int64_t>(rows) * count),
+        KOKKOS_LAMBDA(std::int64_t i, Kokkos::MinMaxScalar<float> & partial) {
+          float const x = weight(static_cast<int>(i % rows), begin + static_cast<int>(i / rows));
+          partial.min_val = x < partial.min_val ? x : partial.min_val;
+          partial.max_val = x > partial.max_val ? x : partial.max_val;
+        },
+        Kokkos::MinMax<float>(range));
+    float xmin = range.min_val < 0.0f ? range.min_val : 0.0f;
+    float xmax = range.max_val > 0.0f ? range.max_val : 0.0f;
+    adjust_range(xmin, xmax, options.symmetric);
+    Kokkos::parallel_for(
+        "sgpte::per_tensor_parameters", Kokkos::RangePolicy<ExecutionSpace>(space, 0, 1),
+        KOKKOS_LAMBDA(int) {
+          detail::BlockSegment<Matrix<ExecutionSpace>> const values{weight, begin, rows};
+          for (int w = 0; w < widths; ++w)
+          {
+            float s, z;
+            minmax_parameters(xmin, xmax, maxq(w), options.symmetric, s, z);
+            if (options.mse)
+              detail::mse_parameters(values, rows * count, xmin, xmax, maxq(w), options, s, z);
+            scale(0, group, w) = s;
+            zero(0, group, w) = z;
+          }
+        });
+  }
+  Kokkos::Profiling::popRegion();
+}
+
+} // namespace sgpte
+
+#endif

@@ -1,0 +1,210 @@
+#ifndef SGPTE_STATS_QUANTIZATION_STATS_HPP
+#define SGPTE_STATS_QUANTIZATION_STATS_HPP
+
+// What compression did, per layer and for the whole model (SPEC §8): sparsity, bit
+// histogram and average, importance range, OBS loss, damping, time per stage and size.
+// print_summary() writes the seed's summary table; to_json() gives the same data to tools.
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace sgpte
+{
+
+struct StageSeconds
+{
+  double statistics = 0.0;    // add_batch: Hessian and column statistics
+  double factorization = 0.0; // dead columns, damping, inverse-Hessian factor
+  double allocation = 0.0;    // importance scores and bit allocation
+  double sweep = 0.0;         // quantizer parameters and the fused sweep
+
+  double total() const { return statistics + factorization + allocation + sweep; }
+};
+
+struct LayerStatistics
+{
+  std::string name;
+  int rows = 0;
+  int columns = 0;
+  double sparsity = 0.0;                    // fraction of weights pruned by the masks
+  std::map<int, std::int64_t> bit_histogram; // columns per bit width; 0 = not quantized
+  double average_bits = 0.0;                // over columns; 0 when not quantized
+  std::optional<double> target_average_bits;
+  std::string allocation;                   // "uniform", "quantile", "budget" or "none"
+  double importance_min = 0.0;
+  double importance_mean = 0.0;
+  double importance_max = 0.0;
+  double loss = 0.0; // OBS loss Σ (w − q)² / (2 d²)
+  double percdamp = 0.0;
+  int damping_retries = 0;
+  int dead_columns = 0;
+  std::int64_t size_before_bytes = 0; // dense weights in their original dtype
+  std::int64_t size_after_bytes = 0;  // compressed representation (see stats notes)
+  StageSeconds seconds;
+
+  bool quantized() const { return average_bits > 0.0; }
+  // The quantile method does not enforce a target; say so when the result differs.
+  bool misses_target() const
+  {
+    return target_average_bits && allocation == "quantile" &&
+           std::abs(average_bits - *target_average_bits) > 1e-9;
+  }
+};
+
+class QuantizationStats
+{
+public:
+  void add(LayerStatistics layer) { _layers.push_back(std::move(layer)); }
+  std::vector<LayerStatistics> const &layers() const { return _layers; }
+
+  std::int64_t total_channels() const
+  {
+    std::int64_t total = 0;
+    for (auto const &layer : _layers)
+      total += layer.columns;
+    return total;
+  }
+
+  std::map<int, std::int64_t> bit_histogram() const
+  {
+    std::map<int, std::int64_t> histogram;
+    for (auto const &layer : _layers)
+      for (auto const &[bits, count] : layer.bit_histogram)
+        histogram[bits] += count;
+    return histogram;
+  }
+
+  // Mean bits per quantized weight entry: each layer's columns weighted by its rows.
+  double average_bits() const
+  {
+    double bits = 0.0, entries = 0.0;
+    for (auto const &layer : _layers)
+    {
+      if (!layer.quantized())
+        continue;
+      bits += layer.average_bits * layer.columns * static_cast<double>(layer.rows);
+      entries += static_cast<double>(layer.columns) * layer.rows;
+    }
+    return entries > 0.0 ? bits / entries : 0.0;
+  }
+
+  std::int64_t size_before_bytes() const { return sum(&LayerStatistics::size_before_bytes); }
+  std::int64_t size_after_bytes() const { return sum(&LayerStatistics::size_after_bytes); }
+
+  void print_summary(std::ostream &out) const
+  {
+    std::string const rule(72, '=');
+    out << rule << "\nQuantization Statistics Summary (量化统计摘要)\n" << rule << "\n\n";
+    std::int64_t const channels = total_channels();
+    out << "Total channels: " << channels << "\n";
+    out << "Bit distribution:\n";
+    for (auto const &[bits, count] : bit_histogram())
+    {
+      std::string const label = bits == 0 ? "unquantized" : std::to_string(bits) + "-bit";
+      out << format("  %-12s %8lld channels (%6.2f%%)\n", label.c_str(), static_cast<long long>(count),
+                    channels > 0 ? 100.0 * count / channels : 0.0);
+    }
+    out << format("\nAverage bits: %.3f bits (weighted by rows x columns)\n", average_bits());
+    std::int64_t const before = size_before_bytes(), after = size_after_bytes();
+    out << format("Model size: %.3f MB -> %.3f MB (ratio %.2fx)\n", before / 1e6, after / 1e6,
+                  after > 0 ? static_cast<double>(before) / after : 0.0);
+    out << "\nPer-layer statistics:\n";
+    out << format("  %-32s %11s %7s %6s %-23s %11s %8s %8s\n", "layer", "shape", "sparse", "bits",
+                  "importance (min, max)", "loss", "damp", "time s");
+    for (auto const &layer : _layers)
+    {
+      std::string const shape = std::to_string(layer.rows) + "x" + std::to_string(layer.columns);
+      std::string const range =
+          format("(%.3f, %.3f)", layer.importance_min, layer.importance_max);
+      out << format("  %-32s %11s %6.2f%% %6.2f %-23s %11.4g %8.2g %8.3f\n", layer.name.c_str(),
+                    shape.c_str(), 100.0 * layer.sparsity, layer.average_bits, range.c_str(), layer.loss,
+                    layer.percdamp, layer.seconds.total());
+      if (layer.misses_target())
+        out << format("    note: the quantile method does not enforce the target of %.3f bits; "
+                      "achieved %.3f\n",
+                      *layer.target_average_bits, layer.average_bits);
+      if (layer.damping_retries > 0)
+        out << format("    note: the Hessian needed %d damping retries\n", layer.damping_retries);
+    }
+    out << rule << "\n";
+  }
+
+  nlohmann::json to_json() const
+  {
+    nlohmann::json histogram = nlohmann::json::object();
+    for (auto const &[bits, count] : bit_histogram())
+      histogram[std::to_string(bits)] = count;
+    nlohmann::json layers = nlohmann::json::array();
+    for (auto const &layer : _layers)
+      layers.push_back(layer_json(layer));
+    return {{"total_channels", total_channels()},
+            {"bit_histogram", histogram},
+            {"average_bits", average_bits()},
+            {"size_before_bytes", size_before_bytes()},
+            {"size_after_bytes", size_after_bytes()},
+            {"layers", layers}};
+  }
+
+  static nlohmann::json layer_json(LayerStatistics const &layer)
+  {
+    nlohmann::json histogram = nlohmann::json::object();
+    for (auto const &[bits, count] : layer.bit_histogram)
+      histogram[std::to_string(bits)] = count;
+    nlohmann::json json = {
+        {"name", layer.name},
+        {"rows", layer.rows},
+        {"columns", layer.columns},
+        {"sparsity", layer.sparsity},
+        {"bit_histogram", histogram},
+        {"average_bits", layer.average_bits},
+        {"allocation", layer.allocation},
+        {"importance", {{"min", layer.importance_min}, {"mean", layer.importance_mean}, {"max", layer.importance_max}}},
+        {"loss", layer.loss},
+        {"percdamp", layer.percdamp},
+        {"damping_retries", layer.damping_retries},
+        {"dead_columns", layer.dead_columns},
+        {"size_before_bytes", layer.size_before_bytes},
+        {"size_after_bytes", layer.size_after_bytes},
+        {"seconds",
+         {{"statistics", layer.seconds.statistics},
+          {"factorization", layer.seconds.factorization},
+          {"allocation", layer.seconds.allocation},
+          {"sweep", layer.seconds.sweep}}}};
+    if (layer.target_average_bits)
+      json["target_average_bits"] = *layer.target_average_bits;
+    return json;
+  }
+
+private:
+  std::int64_t sum(std::int64_t LayerStatistics::*field) const
+  {
+    std::int64_t total = 0;
+    for (auto const &layer : _layers)
+      total += layer.*field;
+    return total;
+  }
+
+  template <class... Args>
+  static std::string format(char const *pattern, Args... args)
+  {
+    int const length = std::snprintf(nullptr, 0, pattern, args...);
+    std::string text(static_cast<std::size_t>(length) + 1, '\0');
+    std::snprintf(text.data(), text.size(), pattern, args...);
+    text.resize(static_cast<std::size_t>(length));
+    return text;
+  }
+
+  std::vector<LayerStatistics> _layers;
+};
+
+} // namespace sgpte
+
+#endif

@@ -1,0 +1,110 @@
+// Calibration statistics (SPEC §2) against direct double-precision formulas over all the
+// tokens at once, for batches of any size and layout.
+
+#include <sgpte/calibration/calibration_statistics.hpp>
+
+#include "sgpte_enable_device_types.hpp"
+#include "test_helpers.hpp"
+
+#include "trap_invalid_operations.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <limits>
+
+BOOST_FIXTURE_TEST_SUITE(CalibrationStatistics, sgpte_test::TrapInvalidOperations)
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType, SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(7);
+  int const columns = 37;
+  // Batch sizes that straddle the 256-token chunks, including an empty batch.
+  std::vector<int> const batches = {1, 300, 0, 513, 64};
+  int const tokens = 878;
+  sgpte_test::MatrixXd x = sgpte_test::random_activations(tokens, columns, generator, true);
+  x.col(4).array() += 1000.0; // a large mean: the naive Σx² − (Σx)² variance would cancel
+  x = sgpte_test::round_to_float(x);
+
+  sgpte::CalibrationStatistics<ExecutionSpace> statistics(space, columns);
+  int start = 0;
+  for (std::size_t b = 0; b < batches.size(); ++b)
+  {
+    sgpte_test::MatrixXd const batch = x.middleRows(start, batches[b]);
+    if (b % 2 == 0)
+      statistics.add_batch(space, sgpte_test::to_device_row_major<ExecutionSpace>(batch));
+    else
+      statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(batch));
+    start += batches[b];
+  }
+  BOOST_TEST(statistics.tokens() == tokens);
+  BOOST_TEST(statistics.samples() == 4); // the empty batch is no sample
+
+  // Each call is one sample, as the reference counts a 2-D batch.
+  sgpte_test::MatrixXd const expected_h = 2.0 / 4 * x.transpose() * x;
+  sgpte_test::MatrixXd const h = sgpte_test::to_eigen(statistics.hessian());
+  // float GEMM partial sums over at most `tokens` products, then a few rescalings.
+  double const h_tolerance = 1e-5 * expected_h.cwiseAbs().maxCoeff();
+  std::string worst;
+  BOOST_TEST(sgpte_test::fraction_within(h, expected_h, h_tolerance, &worst) == 1.0, worst);
+
+  auto const mean_abs = sgpte_test::to_vector(statistics.column_mean_abs());
+  auto const mean = sgpte_test::to_vector(statistics.column_mean());
+  auto const m2 = sgpte_test::to_vector(statistics.column_m2());
+  for (int j = 0; j < columns; ++j)
+  {
+    double const expected_mean = x.col(j).mean();
+    double const expected_variance = (x.col(j).array() - expected_mean).square().mean();
+    BOOST_TEST(mean_abs[j] == x.col(j).cwiseAbs().mean(), boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(mean[j] == expected_mean, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(m2[j] / tokens == expected_variance, boost::test_tools::tolerance(1e-9));
+  }
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(samples_weigh_the_hessian, DeviceType, SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(9);
+  sgpte_test::MatrixXd const a = sgpte_test::random_matrix(50, 8, generator);
+  sgpte_test::MatrixXd const b = sgpte_test::random_matrix(30, 8, generator);
+  // Counting tokens as samples gives the per-token average 2/N Σ x xᵀ.
+  sgpte::CalibrationStatistics<ExecutionSpace> statistics(space, 8);
+  statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(a), 50);
+  statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(b), 30);
+  sgpte_test::MatrixXd const expected = 2.0 / 80 * (a.transpose() * a + b.transpose() * b);
+  std::string worst;
+  BOOST_TEST(sgpte_test::fraction_within(sgpte_test::to_eigen(statistics.hessian()), expected,
+                                         1e-5 * expected.cwiseAbs().maxCoeff(), &worst) == 1.0,
+             worst);
+  BOOST_TEST(statistics.samples() == 80);
+  BOOST_CHECK_THROW(statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(a), 0), sgpte::InvalidArgument);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(bad_batches_are_rejected_and_change_nothing, DeviceType, SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(8);
+  sgpte::CalibrationStatistics<ExecutionSpace> statistics(space, 6);
+  statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(sgpte_test::random_matrix(10, 6, generator)));
+  sgpte_test::MatrixXd const before = sgpte_test::to_eigen(statistics.hessian());
+
+  BOOST_CHECK_THROW(statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(sgpte_test::MatrixXd::Ones(4, 5))),
+                    sgpte::InvalidArgument);
+  for (double bad : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()})
+  {
+    sgpte_test::MatrixXd x = sgpte_test::random_matrix(4, 6, generator);
+    x(2, 3) = bad;
+    x(1, 3) = -std::numeric_limits<double>::infinity();
+    BOOST_CHECK_THROW(statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(x)), sgpte::NumericalError);
+  }
+  BOOST_TEST(statistics.tokens() == 10);
+  BOOST_TEST((sgpte_test::to_eigen(statistics.hessian()) == before));
+  BOOST_CHECK_THROW(sgpte::CalibrationStatistics<ExecutionSpace>(space, 0), sgpte::InvalidArgument);
+  statistics.release_hessian();
+  BOOST_CHECK_THROW(statistics.hessian(), sgpte::InvalidArgument);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

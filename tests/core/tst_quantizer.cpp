@@ -1,0 +1,107 @@
+// The quantizer (SPEC §6) against quant.py's arithmetic, written out independently in
+// reference_sweep.hpp, including its rounding (half to even) and degenerate rows.
+
+#include <sgpte/quantization/quantizer.hpp>
+
+#include "reference_sweep.hpp"
+#include "sgpte_enable_device_types.hpp"
+#include "test_helpers.hpp"
+
+#include "trap_invalid_operations.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+BOOST_FIXTURE_TEST_SUITE(Quantizer, sgpte_test::TrapInvalidOperations)
+
+BOOST_AUTO_TEST_CASE(scalar_quantization_follows_quant_py)
+{
+  // round half to even, as torch.round: 2.5 → 2, 3.5 → 4, −2.5 → −2.
+  BOOST_TEST(sgpte::quantize_value(2.5f, 1.0f, 8.0f, 15.0f) == 2.0f);
+  BOOST_TEST(sgpte::quantize_value(3.5f, 1.0f, 8.0f, 15.0f) == 4.0f);
+  BOOST_TEST(sgpte::quantize_value(-2.5f, 1.0f, 8.0f, 15.0f) == -2.0f);
+  // clamped to [0, maxq] around the zero point.
+  BOOST_TEST(sgpte::quantize_value(100.0f, 1.0f, 8.0f, 15.0f) == 7.0f);
+  BOOST_TEST(sgpte::quantize_value(-100.0f, 1.0f, 8.0f, 15.0f) == -8.0f);
+  BOOST_TEST(sgpte::quantize_code(-100.0f, 1.0f, 8.0f, 15.0f) == 0.0f);
+
+  float scale, zero;
+  // symmetric: range ±max|x|, zero (maxq + 1)/2.
+  float xmin = -0.5f, xmax = 2.0f;
+  sgpte::adjust_range(xmin, xmax, true);
+  BOOST_TEST(xmin == -2.0f);
+  BOOST_TEST(xmax == 2.0f);
+  sgpte::minmax_parameters(xmin, xmax, 15.0f, true, scale, zero);
+  BOOST_TEST(scale == 4.0f / 15.0f);
+  BOOST_TEST(zero == 8.0f);
+  // asymmetric: zero round(−xmin / scale).
+  xmin = -0.5f, xmax = 2.0f;
+  sgpte::adjust_range(xmin, xmax, false);
+  sgpte::minmax_parameters(xmin, xmax, 7.0f, false, scale, zero);
+  BOOST_TEST(scale == 2.5f / 7.0f);
+  BOOST_TEST(zero == std::nearbyint(0.5f / (2.5f / 7.0f)));
+  // an all-zero row uses [−1, 1].
+  xmin = 0.0f, xmax = 0.0f;
+  sgpte::adjust_range(xmin, xmax, false);
+  sgpte::minmax_parameters(xmin, xmax, 15.0f, false, scale, zero);
+  BOOST_TEST(scale == 2.0f / 15.0f);
+  BOOST_TEST(zero == std::nearbyint(1.0f / (2.0f / 15.0f)));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(parameters_match_quant_py, DeviceType, SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(3);
+  int const rows = 9, columns = 40;
+  sgpte_test::MatrixXd w = sgpte_test::random_matrix(rows, columns, generator);
+  w.row(2).setZero();             // degenerate row
+  w.row(5) = w.row(5).cwiseAbs(); // non-negative row: xmin = 0
+  auto const weight = sgpte_test::to_device<ExecutionSpace>(w);
+  for (bool symmetric : {false, true})
+    for (bool per_channel : {true, false})
+      for (bool mse : {false, true})
+      {
+        BOOST_TEST_CONTEXT("symmetric " << symmetric << " per channel " << per_channel << " mse " << mse)
+        {
+          sgpte::QuantizationPlan<ExecutionSpace> plan;
+          plan.options.symmetric = symmetric;
+          plan.options.per_channel = per_channel;
+          plan.options.mse = mse;
+          plan.widths = {2, 3, 8};
+          plan.maxq = sgpte::Vector<ExecutionSpace, float>("maxq", 3);
+          auto maxq = Kokkos::create_mirror_view(plan.maxq);
+          for (int k = 0; k < 3; ++k)
+            maxq(k) = static_cast<float>((1 << plan.widths[k]) - 1);
+          Kokkos::deep_copy(plan.maxq, maxq);
+          int const parameter_rows = per_channel ? rows : 1;
+          plan.scale = typename sgpte::QuantizationPlan<ExecutionSpace>::parameter_view("scale", parameter_rows, 2, 3);
+          plan.zero = typename sgpte::QuantizationPlan<ExecutionSpace>::parameter_view("zero", parameter_rows, 2, 3);
+          // Group 1 covers columns [10, 30).
+          sgpte::find_quantization_parameters(space, weight, 10, 30, 1, plan);
+          auto const scale = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plan.scale);
+          auto const zero = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plan.zero);
+          auto const expected = sgpte_test::reference_quantizers(w, 10, 30, plan.options);
+          // Bit-exact, except that GPU compilers contract p·xmax − p·xmin of the MSE grid
+          // into a fused multiply-add: its scales may then differ in the last bits.
+          bool const exact = sgpte::detail::is_host_space_v<ExecutionSpace> || !mse;
+          for (int p = 0; p < parameter_rows; ++p)
+            for (int k = 0; k < 3; ++k)
+            {
+              auto const &reference = expected[p][plan.widths[k]];
+              if (exact)
+              {
+                BOOST_TEST(scale(p, 1, k) == reference.scale);
+                BOOST_TEST(zero(p, 1, k) == reference.zero);
+              }
+              else
+              {
+                BOOST_TEST(scale(p, 1, k) == reference.scale, boost::test_tools::tolerance(1e-6f));
+                BOOST_TEST(std::abs(zero(p, 1, k) - reference.zero) <= 1.0f);
+              }
+              BOOST_TEST(scale(p, 0, k) == 0.0f); // other groups untouched
+            }
+        }
+      }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
