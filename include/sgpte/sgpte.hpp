@@ -12,6 +12,7 @@
 #include <sgpte/layer/compression_options.hpp>
 #include <sgpte/layer/layer_compressor.hpp>
 #include <sgpte/linalg/inverse_hessian_factor.hpp>
+#include <sgpte/opt/opt.hpp>
 #include <sgpte/quantization/quantizer.hpp>
 #include <sgpte/stats/quantization_stats.hpp>
 #include <sgpte/sweep/fused_sweep.hpp>

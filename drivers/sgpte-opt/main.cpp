@@ -1,0 +1,348 @@
+// sgpte-opt: compress a Hugging Face OPT checkpoint and measure its perplexity.
+//
+//   sgpte-opt [options] MODEL_DIR --calibration CAL.bin --evaluation EVAL.bin [--output DIR]
+//
+// MODEL_DIR holds config.json and model.safetensors (F32, F16 or BF16). Token files are
+// little-endian uint16 streams. Every decoder layer's six linear modules are compressed in
+// sequence, as the reference's opt_sequential does, from --nsamples windows of --seqlen
+// tokens drawn from the calibration stream with Python's random.seed(--seed); perplexity is
+// measured on the evaluation stream's non-overlapping windows before and after. Defaults:
+// 50 % unstructured sparsity and mixed precision at 4.0 average bits, quantile allocation.
+
+#include <sgpte/io/atomic_file.hpp>
+#include <sgpte/io/token_file.hpp>
+#include <sgpte/opt/layer_bits_schedule.hpp>
+#include <sgpte/opt/model_forward.hpp>
+#include <sgpte/opt/opt_checkpoint.hpp>
+#include <sgpte/opt/perplexity.hpp>
+#include <sgpte/opt/sequential_compression.hpp>
+#include <sgpte/opt/token_windows.hpp>
+#include <sgpte/stats/quantization_stats.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../common/backend.hpp"
+#include "../common/compression_cli.hpp"
+#include "../common/kokkos_arguments.hpp"
+#include "terminal_progress.hpp"
+
+namespace
+{
+
+struct Arguments
+{
+  std::string model;
+  std::string calibration;
+  std::string evaluation;
+  std::string output;
+  std::string stats_json;
+  std::string layer_bits;
+  std::string backend = "default";
+  int nsamples = 128;
+  int seqlen = 0; // 0: max_position_embeddings
+  std::int64_t seed = 0;
+  int min_layer = 0;
+  int max_layer = -1; // -1: all layers
+  bool dense_only = false;
+  bool skip_dense_evaluation = false;
+  std::size_t workspace_mb = sgpte::opt::ForwardOptions().workspace_bytes >> 20;
+  std::size_t batch_mb = sgpte::opt::ForwardOptions().batch_bytes >> 20;
+};
+
+// Everything checked and loaded before the long work starts.
+struct Plan
+{
+  sgpte::opt::SequentialOptions sequential;
+  std::optional<sgpte::opt::TokenWindows> calibration;
+  std::optional<sgpte::opt::TokenWindows> evaluation;
+};
+
+// make(), an InvalidArgument it throws prefixed with what it is about (an option, a file).
+template <class Make>
+auto about(std::string const &what, Make const &make)
+{
+  try
+  {
+    return make();
+  }
+  catch (sgpte::InvalidArgument const &error)
+  {
+    throw sgpte::InvalidArgument(what + ": " + error.what());
+  }
+}
+
+Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const &cli,
+               sgpte::opt::OptCheckpoint const &checkpoint)
+{
+  auto const &config = checkpoint.config();
+  int const seqlen =
+      arguments.seqlen > 0 ? arguments.seqlen : static_cast<int>(config.max_position_embeddings);
+  about("--seqlen", [&] { sgpte::opt::require_window_fits(config, seqlen); });
+  Plan plan;
+  plan.sequential.forward.workspace_bytes = arguments.workspace_mb << 20;
+  plan.sequential.forward.batch_bytes = arguments.batch_mb << 20;
+  auto const vocab = static_cast<std::size_t>(config.vocab_size);
+  if (!arguments.dense_only)
+  {
+    if (arguments.calibration.empty())
+      throw sgpte::InvalidArgument(
+          "--calibration FILE is required to compress (or give --dense-only)");
+    plan.sequential.compression = cli.options();
+    if (!arguments.layer_bits.empty())
+      plan.sequential.layer_bits =
+          about("--layer-bits",
+                [&] { return sgpte::opt::LayerBitsSchedule::parse(arguments.layer_bits); });
+    plan.sequential.min_layer = arguments.min_layer;
+    if (arguments.max_layer >= 0)
+      plan.sequential.max_layer = arguments.max_layer;
+    plan.sequential.validate(checkpoint.layers());
+    if (arguments.nsamples <= 0)
+      throw sgpte::InvalidArgument("--nsamples must be positive, got " +
+                                   std::to_string(arguments.nsamples));
+    auto const tokens = sgpte::io::read_token_file(arguments.calibration, vocab);
+    plan.calibration = about(arguments.calibration,
+                             [&] {
+                               return sgpte::opt::calibration_windows(
+                                   tokens, seqlen, arguments.nsamples, arguments.seed);
+                             });
+  }
+  if (!arguments.evaluation.empty())
+  {
+    auto const tokens = sgpte::io::read_token_file(arguments.evaluation, vocab);
+    plan.evaluation =
+        about(arguments.evaluation, [&] { return sgpte::opt::evaluation_windows(tokens, seqlen); });
+  }
+  else if (arguments.dense_only)
+    throw sgpte::InvalidArgument(
+        "--dense-only needs --evaluation FILE: there is nothing else to do");
+  return plan;
+}
+
+void prepare_output(Arguments const &arguments)
+{
+  if (arguments.output.empty())
+    return;
+  std::error_code error;
+  std::filesystem::create_directories(arguments.output, error);
+  if (error)
+    throw sgpte::FileError(arguments.output +
+                           ": cannot create the output directory: " + error.message());
+  if (std::filesystem::equivalent(arguments.output, arguments.model, error))
+    throw sgpte::InvalidArgument("--output " + arguments.output +
+                                 " is the model directory itself; "
+                                 "choose another directory");
+}
+
+template <class... Numbers>
+std::string format(char const *pattern, Numbers... numbers)
+{
+  char text[160];
+  std::snprintf(text, sizeof text, pattern, numbers...);
+  return text;
+}
+
+struct Results
+{
+  sgpte::QuantizationStats stats;
+  double compression_seconds = 0.0;
+  std::optional<sgpte::opt::PerplexityResult> dense, compressed;
+};
+
+void print_plan(Arguments const &arguments, Plan const &plan, sgpte::io::OptConfig const &config,
+                char const *backend)
+{
+  std::cout << "sgpte-opt: " << arguments.model << ": " << config.num_hidden_layers
+            << " layers, hidden " << config.hidden_size << ", " << config.num_attention_heads
+            << " heads, ffn " << config.ffn_dim << ", vocabulary " << config.vocab_size
+            << " (Kokkos " << sgpte::compat::version_string() << ", " << backend << ")\n";
+  if (plan.calibration)
+    std::cout << "calibration: " << plan.calibration->count() << " windows of "
+              << plan.calibration->seqlen << " tokens from " << arguments.calibration << " (seed "
+              << arguments.seed << ")\n";
+  if (plan.evaluation)
+    std::cout << "evaluation: " << plan.evaluation->count() << " windows of "
+              << plan.evaluation->seqlen << " tokens from " << arguments.evaluation << "\n";
+  std::cout << std::flush;
+}
+
+// The statistics summary, then dense and compressed perplexity side by side.
+void print_results(Arguments const &arguments, Plan const &plan, Results const &results)
+{
+  if (plan.calibration)
+  {
+    results.stats.print_summary(std::cout);
+    std::cout << format("Compression: %.2f s", results.compression_seconds);
+    if (!arguments.output.empty())
+      std::cout << "; compressed checkpoint written to " << arguments.output;
+    std::cout << "\n";
+  }
+  if (!plan.evaluation)
+    return;
+  std::cout << "\nPerplexity on " << arguments.evaluation << " (" << plan.evaluation->count()
+            << " windows of " << plan.evaluation->seqlen << " tokens):\n";
+  if (results.dense)
+    std::cout << format("  dense       %10.4f   (%.2f s)\n", results.dense->perplexity,
+                        results.dense->seconds);
+  if (results.compressed)
+  {
+    std::cout << format("  compressed  %10.4f   (%.2f s)", results.compressed->perplexity,
+                        results.compressed->seconds);
+    if (results.dense)
+      std::cout << format("   %+.2f %%",
+                          100.0 *
+                              (results.compressed->perplexity / results.dense->perplexity - 1.0));
+    std::cout << "\n";
+  }
+}
+
+// QuantizationStats::to_json with the run's inputs and perplexities added.
+void write_statistics(Arguments const &arguments, Plan const &plan, Results const &results)
+{
+  nlohmann::json json = results.stats.to_json();
+  json["model"] = arguments.model;
+  json["compression_seconds"] = results.compression_seconds;
+  if (plan.calibration)
+    json["calibration"] = {{"file", arguments.calibration},
+                           {"nsamples", plan.calibration->count()},
+                           {"seqlen", plan.calibration->seqlen},
+                           {"seed", arguments.seed}};
+  if (plan.evaluation)
+  {
+    nlohmann::json perplexity = {{"file", arguments.evaluation},
+                                 {"windows", plan.evaluation->count()},
+                                 {"seqlen", plan.evaluation->seqlen}};
+    for (auto const &[key, result] :
+         {std::pair{"dense", &results.dense}, std::pair{"compressed", &results.compressed}})
+      if (*result)
+        perplexity[key] = {{"perplexity", (*result)->perplexity}, {"seconds", (*result)->seconds}};
+    json["perplexity"] = perplexity;
+  }
+  sgpte::io::write_file_atomically(arguments.stats_json, json.dump(2) + "\n");
+}
+
+template <class ExecutionSpace>
+void run(ExecutionSpace const &space, Arguments const &arguments,
+         sgpte::drivers::CompressionCli const &cli)
+{
+  sgpte::opt::OptCheckpoint checkpoint(arguments.model);
+  Plan const plan = make_plan(arguments, cli, checkpoint);
+  prepare_output(arguments);
+  print_plan(arguments, plan, checkpoint.config(), ExecutionSpace::name());
+
+  sgpte::drivers::TerminalProgress progress;
+  Results results;
+  if (plan.evaluation && !arguments.skip_dense_evaluation)
+    results.dense = sgpte::opt::evaluate_perplexity(space, checkpoint, *plan.evaluation,
+                                                    plan.sequential.forward, progress.callback());
+  if (plan.calibration)
+  {
+    Kokkos::Timer timer;
+    sgpte::opt::compress_sequential(space, checkpoint, *plan.calibration, plan.sequential,
+                                    results.stats, progress.callback());
+    results.compression_seconds = timer.seconds();
+    if (!arguments.output.empty())
+      checkpoint.write(arguments.output);
+    if (plan.evaluation)
+      results.compressed = sgpte::opt::evaluate_perplexity(
+          space, checkpoint, *plan.evaluation, plan.sequential.forward, progress.callback());
+  }
+  progress.clear();
+  print_results(arguments, plan, results);
+  if (!arguments.stats_json.empty())
+    write_statistics(arguments, plan, results);
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+  sgpte::drivers::KokkosArguments command_line(argc, argv);
+  CLI::App app{
+      "Compress an OPT checkpoint (SparseGPT pruning fused with mixed-precision GPTQ, layer by "
+      "layer as the reference's opt_sequential) and measure its perplexity. Defaults: 50 % "
+      "unstructured sparsity, 4.0 average bits with quantile allocation; --wbits B sets uniform "
+      "bits instead (0: no quantization), --prunen/--prunem N:M pruning instead of --sparsity.",
+      "sgpte-opt"};
+  app.footer(sgpte::drivers::KokkosArguments::help_footer);
+  Arguments arguments;
+  app.add_option("MODEL_DIR", arguments.model,
+                 "Hugging Face OPT checkpoint: config.json and model.safetensors")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  auto *data = app.add_option_group("Data");
+  data->add_option("--calibration", arguments.calibration,
+                   "Calibration tokens (little-endian uint16 file)")
+      ->check(CLI::ExistingFile);
+  data->add_option("--evaluation", arguments.evaluation,
+                   "Evaluation tokens (little-endian uint16 file)")
+      ->check(CLI::ExistingFile);
+  data->add_option("--nsamples", arguments.nsamples, "Calibration windows")->capture_default_str();
+  data->add_option("--seqlen", arguments.seqlen,
+                   "Tokens per window (default: max_position_embeddings)");
+  data->add_option("--seed", arguments.seed,
+                   "Seed of the calibration windows (Python's random.seed)")
+      ->capture_default_str();
+  auto *layers = app.add_option_group("Layers");
+  layers->add_option(
+      "--layer-bits", arguments.layer_bits,
+      "Per-layer target average bits, e.g. 0-5:3.5,6-11:4.5 (needs --bit-allocation budget)");
+  layers->add_option("--min-layer", arguments.min_layer, "Compress layers i with min <= i < max")
+      ->capture_default_str();
+  layers->add_option("--max-layer", arguments.max_layer, "See --min-layer (default: all layers)");
+  auto *device = app.add_option_group("Device");
+  device
+      ->add_option("--workspace-mb", arguments.workspace_mb,
+                   "Scratch memory of a layer's intermediates and of a chunk of logits")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  device
+      ->add_option("--batch-mb", arguments.batch_mb,
+                   "Evaluation: hidden states of a batch of windows (each layer is loaded once "
+                   "per batch)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  device->add_option("--backend", arguments.backend, "Kokkos execution space to run on")
+      ->check(CLI::IsMember(sgpte::drivers::enabled_backends()))
+      ->capture_default_str();
+  auto *run_group = app.add_option_group("Run");
+  run_group->add_option("--output", arguments.output,
+                        "Write the compressed checkpoint into this directory");
+  run_group->add_option("--stats-json", arguments.stats_json,
+                        "Write statistics and perplexities as JSON");
+  auto *dense_only =
+      run_group->add_flag("--dense-only", arguments.dense_only, "Only evaluate the dense model");
+  run_group
+      ->add_flag("--skip-dense-eval", arguments.skip_dense_evaluation,
+                 "Do not evaluate the dense model (only the compressed one)")
+      ->excludes(dense_only);
+  sgpte::CompressionOptions defaults;
+  defaults.sparsity = 0.5;
+  defaults.target_average_bits = 4.0;
+  defaults.allocation = sgpte::AllocationMethod::quantile;
+  sgpte::drivers::CompressionCli cli(app, defaults);
+  CLI11_PARSE(app, command_line.program_argc(), command_line.program_argv());
+  auto const kokkos = command_line.initialize_kokkos();
+  try
+  {
+    sgpte::drivers::with_backend(arguments.backend,
+                                 [&](auto const &space) { run(space, arguments, cli); });
+  }
+  catch (sgpte::Error const &error)
+  {
+    std::cerr << "sgpte-opt: error: " << error.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

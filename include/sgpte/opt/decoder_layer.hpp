@@ -1,0 +1,201 @@
+#ifndef SGPTE_OPT_DECODER_LAYER_HPP
+#define SGPTE_OPT_DECODER_LAYER_HPP
+
+// The forward pass of one OPT decoder layer (transformers' OPTDecoderLayer in eval mode),
+// float32, pre- or post-layer-norm per do_layer_norm_before:
+//
+//   pre-LN:  h = x + out_proj(attn(ln1(x)));  y = h + fc2(relu(fc1(ln2(h))))
+//   post-LN: h = ln1(x + out_proj(attn(x)));  y = ln2(h + fc2(relu(fc1(h))))
+//
+// The batch (windows × seqlen tokens) runs through in chunks of whole windows, so that the
+// intermediate activations fit a LayerWorkspace of bounded size. A capture callback sees
+// the input of every linear module, chunk by chunk — what the reference's forward hooks
+// feed to add_batch: q, k and v get the same (layer-normed) input, out_proj the attention
+// context, fc1 its input, fc2 relu(fc1(...)).
+
+#include <sgpte/core/views.hpp>
+#include <sgpte/io/opt_config.hpp>
+#include <sgpte/opt/activations.hpp>
+#include <sgpte/opt/detail/causal_attention.hpp>
+#include <sgpte/opt/detail/layer_norm.hpp>
+#include <sgpte/opt/detail/linear.hpp>
+#include <sgpte/opt/opt_weights.hpp>
+#include <sgpte/opt/tensor_names.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+namespace sgpte::opt
+{
+
+// Scratch memory of the decoder-layer forward pass for chunks of up to `chunk_windows`
+// windows: four tokens × hidden buffers, one tokens × ffn buffer and the attention scores
+// of one window.
+template <class ExecutionSpace>
+class LayerWorkspace
+{
+public:
+  // The largest chunk whose buffers fit in `bytes` (at least one window).
+  static int windows_within(io::OptConfig const &config, int seqlen, std::size_t bytes)
+  {
+    std::size_t const per_window =
+        static_cast<std::size_t>(seqlen) *
+        static_cast<std::size_t>(4 * config.hidden_size + config.ffn_dim) * sizeof(float);
+    return static_cast<int>(std::max<std::size_t>(1, bytes / per_window));
+  }
+
+  LayerWorkspace(ExecutionSpace const &space, io::OptConfig const &config, int seqlen,
+                 int chunk_windows)
+      : _chunk_windows(chunk_windows), _seqlen(seqlen),
+        _a(allocate(space, "sgpte::opt::workspace_a", config.hidden_size)),
+        _b(allocate(space, "sgpte::opt::workspace_b", config.hidden_size)),
+        _c(allocate(space, "sgpte::opt::workspace_c", config.hidden_size)),
+        _d(allocate(space, "sgpte::opt::workspace_d", config.hidden_size)),
+        _ffn(allocate(space, "sgpte::opt::workspace_ffn", config.ffn_dim)),
+        _scores(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::scores"),
+                seqlen, static_cast<std::size_t>(seqlen) * config.num_attention_heads)
+  {
+  }
+
+  int chunk_windows() const { return _chunk_windows; }
+  int seqlen() const { return _seqlen; }
+
+  // The buffers cut to `tokens` rows.
+  Activations<ExecutionSpace> a(std::size_t tokens) const
+  {
+    return detail::token_rows(_a, 0, tokens);
+  }
+  Activations<ExecutionSpace> b(std::size_t tokens) const
+  {
+    return detail::token_rows(_b, 0, tokens);
+  }
+  Activations<ExecutionSpace> c(std::size_t tokens) const
+  {
+    return detail::token_rows(_c, 0, tokens);
+  }
+  Activations<ExecutionSpace> d(std::size_t tokens) const
+  {
+    return detail::token_rows(_d, 0, tokens);
+  }
+  Activations<ExecutionSpace> ffn(std::size_t tokens) const
+  {
+    return detail::token_rows(_ffn, 0, tokens);
+  }
+  Matrix<ExecutionSpace> const &scores() const { return _scores; }
+
+private:
+  Activations<ExecutionSpace> allocate(ExecutionSpace const &space, char const *label,
+                                       std::int64_t features) const
+  {
+    return Activations<ExecutionSpace>(
+        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string(label)),
+        static_cast<std::size_t>(_chunk_windows) * _seqlen, static_cast<std::size_t>(features));
+  }
+
+  int _chunk_windows;
+  int _seqlen;
+  Activations<ExecutionSpace> _a, _b, _c, _d, _ffn;
+  Matrix<ExecutionSpace> _scores;
+};
+
+// Captures nothing.
+struct NoCapture
+{
+  template <class View>
+  void operator()(LinearModule, View const &) const
+  {
+  }
+};
+
+namespace detail
+{
+
+// One chunk of whole windows; input and output must not overlap.
+template <class ExecutionSpace, class Capture>
+void decoder_layer_chunk(ExecutionSpace const &space, io::OptConfig const &config,
+                         DecoderLayerWeights<ExecutionSpace> const &layer,
+                         LayerWorkspace<ExecutionSpace> const &workspace,
+                         Activations<ExecutionSpace> const &input,
+                         Activations<ExecutionSpace> const &output, Capture &capture)
+{
+  std::size_t const tokens = input.extent(0);
+  auto const attention_input = workspace.a(tokens), q = workspace.b(tokens),
+             k = workspace.c(tokens), v = workspace.d(tokens), ffn = workspace.ffn(tokens);
+  bool const pre_norm = config.do_layer_norm_before;
+  auto const scaling = static_cast<float>(1.0 / std::sqrt(static_cast<double>(config.head_dim())));
+
+  // Self-attention block.
+  Activations<ExecutionSpace> normed = input;
+  if (pre_norm)
+  {
+    layer_norm(space, layer.self_attn_layer_norm, input, attention_input);
+    normed = attention_input;
+  }
+  for (LinearModule const module :
+       {LinearModule::k_proj, LinearModule::v_proj, LinearModule::q_proj})
+    capture(module, normed);
+  linear(space, layer[LinearModule::q_proj], normed, q, LinearEpilogue{scaling, false});
+  linear(space, layer[LinearModule::k_proj], normed, k);
+  linear(space, layer[LinearModule::v_proj], normed, v);
+  auto const context = attention_input; // free once q, k, v exist
+  causal_self_attention(space, q, k, v, context, workspace.seqlen(),
+                        static_cast<int>(config.num_attention_heads), workspace.scores());
+  capture(LinearModule::out_proj, context);
+  auto const attended = q;
+  linear(space, layer[LinearModule::out_proj], context, attended, LinearEpilogue{}, input);
+  auto residual = attended;
+  if (!pre_norm)
+  {
+    layer_norm(space, layer.self_attn_layer_norm, attended, k);
+    residual = k;
+  }
+
+  // Feed-forward block.
+  auto mlp_input = residual;
+  if (pre_norm)
+  {
+    layer_norm(space, layer.final_layer_norm, residual, k);
+    mlp_input = k;
+  }
+  capture(LinearModule::fc1, mlp_input);
+  linear(space, layer[LinearModule::fc1], mlp_input, ffn, LinearEpilogue{1.0f, true});
+  capture(LinearModule::fc2, ffn);
+  if (pre_norm)
+  {
+    linear(space, layer[LinearModule::fc2], ffn, output, LinearEpilogue{}, residual);
+  }
+  else
+  {
+    linear(space, layer[LinearModule::fc2], ffn, v, LinearEpilogue{}, residual);
+    layer_norm(space, layer.final_layer_norm, v, output);
+  }
+}
+
+} // namespace detail
+
+// input, output: tokens × hidden for whole windows of workspace.seqlen() tokens; they must
+// not overlap. capture(LinearModule, Activations) is called with each module's input.
+template <class ExecutionSpace, class Capture = NoCapture>
+void decoder_layer_forward(ExecutionSpace const &space, io::OptConfig const &config,
+                           DecoderLayerWeights<ExecutionSpace> const &layer,
+                           LayerWorkspace<ExecutionSpace> const &workspace,
+                           Activations<ExecutionSpace> const &input,
+                           Activations<ExecutionSpace> const &output, Capture &&capture = {})
+{
+  std::size_t const chunk =
+      static_cast<std::size_t>(workspace.chunk_windows()) * workspace.seqlen();
+  for (std::size_t begin = 0; begin < input.extent(0); begin += chunk)
+  {
+    std::size_t const end = std::min(input.extent(0), begin + chunk);
+    detail::decoder_layer_chunk(space, config, layer, workspace,
+                                detail::token_rows(input, begin, end),
+                                detail::token_rows(output, begin, end), capture);
+  }
+}
+
+} // namespace sgpte::opt
+
+#endif

@@ -1,0 +1,60 @@
+#ifndef SGPTE_OPT_DETAIL_EMBEDDING_HPP
+#define SGPTE_OPT_DETAIL_EMBEDDING_HPP
+
+// The input of decoder layer 0 as OPTDecoder computes it: token embeddings (projected to
+// the hidden size by project_in where word_embed_proj_dim differs) plus the learned position
+// embeddings of positions 0 … seqlen−1, stored from row 2 on.
+
+#include <sgpte/core/views.hpp>
+#include <sgpte/opt/activations.hpp>
+#include <sgpte/opt/detail/linear.hpp>
+#include <sgpte/opt/opt_weights.hpp>
+#include <sgpte/opt/tensor_names.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+
+namespace sgpte::opt::detail
+{
+
+// rows(t, :) = table(ids(t), :)
+template <class ExecutionSpace>
+void gather_rows(ExecutionSpace const &space, Matrix<ExecutionSpace> const &table,
+                 TokenIds<ExecutionSpace> const &ids, Activations<ExecutionSpace> const &rows)
+{
+  Kokkos::parallel_for(
+      "sgpte::opt::gather_embeddings", every_entry(space, rows.extent(0), rows.extent(1)),
+      KOKKOS_LAMBDA(std::int64_t token, std::int64_t feature) {
+        rows(token, feature) = table(ids(token), feature);
+      });
+}
+
+// hidden: ids.extent(0) × hidden_size. `projected` is a tokens × word_embed_proj_dim
+// workspace, used only when the model has project_in.
+template <class ExecutionSpace>
+void embed(ExecutionSpace const &space, EdgeWeights<ExecutionSpace> const &edges,
+           TokenIds<ExecutionSpace> const &ids, int seqlen,
+           Activations<ExecutionSpace> const &hidden, Activations<ExecutionSpace> const &projected)
+{
+  if (edges.project_in.data() != nullptr)
+  {
+    gather_rows(space, edges.embed_tokens, ids, projected);
+    linear(space, LinearWeights<ExecutionSpace>{edges.project_in, {}}, projected, hidden);
+  }
+  else
+  {
+    gather_rows(space, edges.embed_tokens, ids, hidden);
+  }
+  auto const positions = edges.embed_positions;
+  Kokkos::parallel_for(
+      "sgpte::opt::add_positions", every_entry(space, hidden.extent(0), hidden.extent(1)),
+      KOKKOS_LAMBDA(std::int64_t token, std::int64_t feature) {
+        auto const position = static_cast<int>(token % seqlen) + position_offset;
+        hidden(token, feature) += positions(position, feature);
+      });
+}
+
+} // namespace sgpte::opt::detail
+
+#endif

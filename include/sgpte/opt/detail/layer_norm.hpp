@@ -1,0 +1,62 @@
+#ifndef SGPTE_OPT_DETAIL_LAYER_NORM_HPP
+#define SGPTE_OPT_DETAIL_LAYER_NORM_HPP
+
+// torch.nn.LayerNorm over the features of each token (eps 1e-5, the default OPT uses):
+// y = (x − mean) / sqrt(var + eps) · weight + bias with the biased variance. One team per
+// token; mean and variance are accumulated in double in two passes.
+
+#include <sgpte/core/kokkos_compat.hpp>
+#include <sgpte/opt/activations.hpp>
+#include <sgpte/opt/opt_weights.hpp>
+
+#include <Kokkos_Core.hpp>
+
+namespace sgpte::opt::detail
+{
+
+inline constexpr double layer_norm_epsilon = 1e-5;
+
+template <class ExecutionSpace, class InputView>
+void layer_norm(ExecutionSpace const &space, LayerNormWeights<ExecutionSpace> const &weights,
+                InputView const &input, Activations<ExecutionSpace> const &output)
+{
+  using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
+  using Member = typename Policy::member_type;
+  int const features = static_cast<int>(input.extent(1));
+  bool const affine = weights.weight.extent(0) > 0;
+  auto const weight = weights.weight;
+  auto const bias = weights.bias;
+  Kokkos::parallel_for(
+      "sgpte::opt::layer_norm", Policy(space, static_cast<int>(input.extent(0)), Kokkos::AUTO),
+      KOKKOS_LAMBDA(Member const &team) {
+        int const token = team.league_rank();
+        double sum = 0.0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, features),
+            [&](int j, double &partial) { partial += input(token, j); }, sum);
+        double const mean = sum / features;
+        double squares = 0.0;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, features),
+            [&](int j, double &partial)
+            {
+              double const deviation = input(token, j) - mean;
+              partial += deviation * deviation;
+            },
+            squares);
+        auto const mean_f = static_cast<float>(mean);
+        auto const inverse_std =
+            static_cast<float>(1.0 / compat::sqrt(squares / features + layer_norm_epsilon));
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, features),
+                             [&](int j)
+                             {
+                               float const normalised = (input(token, j) - mean_f) * inverse_std;
+                               output(token, j) =
+                                   affine ? normalised * weight(j) + bias(j) : normalised;
+                             });
+      });
+}
+
+} // namespace sgpte::opt::detail
+
+#endif

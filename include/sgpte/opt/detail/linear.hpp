@@ -1,0 +1,60 @@
+#ifndef SGPTE_OPT_DETAIL_LINEAR_HPP
+#define SGPTE_OPT_DETAIL_LINEAR_HPP
+
+// y = x Wᵀ + b for row-major activations x (tokens × in) and a column-major weight W
+// (out × in): one GEMM on the transposed views (yᵀ = W xᵀ), then one elementwise pass for
+// the bias and whatever follows it in OPT — the attention scaling of q, the ReLU of fc1, the
+// residual sum — in the order transformers evaluates them, so the rounding matches.
+
+#include <sgpte/core/kokkos_compat.hpp>
+#include <sgpte/core/views.hpp>
+#include <sgpte/opt/activations.hpp>
+#include <sgpte/opt/opt_weights.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+
+namespace sgpte::opt::detail
+{
+
+// output = relu?((x Wᵀ + b) · scale) + residual, each part optional.
+struct LinearEpilogue
+{
+  float scale = 1.0f;
+  bool relu = false;
+};
+
+template <class ExecutionSpace, class InputView>
+void linear(ExecutionSpace const &space, LinearWeights<ExecutionSpace> const &weights,
+            InputView const &input, Activations<ExecutionSpace> const &output,
+            LinearEpilogue epilogue = {},
+            Activations<ExecutionSpace> const &residual = Activations<ExecutionSpace>())
+{
+  compat::gemm(space, "N", "N", 1.0f, weights.weight, transposed(input), 0.0f, transposed(output));
+
+  bool const has_bias = weights.bias.extent(0) > 0;
+  bool const has_residual = residual.data() != nullptr;
+  if (!has_bias && !has_residual && !epilogue.relu && epilogue.scale == 1.0f)
+    return;
+  auto const bias = weights.bias;
+  float const scale = epilogue.scale;
+  bool const relu = epilogue.relu;
+  Kokkos::parallel_for(
+      "sgpte::opt::linear_epilogue", every_entry(space, output.extent(0), output.extent(1)),
+      KOKKOS_LAMBDA(std::int64_t token, std::int64_t feature) {
+        float value = output(token, feature);
+        if (has_bias)
+          value += bias(feature);
+        value *= scale;
+        if (relu && value < 0.0f)
+          value = 0.0f;
+        if (has_residual)
+          value = residual(token, feature) + value;
+        output(token, feature) = value;
+      });
+}
+
+} // namespace sgpte::opt::detail
+
+#endif

@@ -1,0 +1,175 @@
+#ifndef SGPTE_OPT_SEQUENTIAL_COMPRESSION_HPP
+#define SGPTE_OPT_SEQUENTIAL_COMPRESSION_HPP
+
+// Sequential compression of an OPT model, as the reference's opt_sequential: the
+// calibration windows are embedded once, then for each decoder layer in turn
+//   1. one forward pass of all windows through the uncompressed layer feeds add_batch of
+//      its six linear modules (LayerCompressor, one per module), one sample per window;
+//   2. the modules are compressed (fasterprune) in the reference's order, k, v, q,
+//      out_proj, fc1, fc2, and stored in the checkpoint in their dtype;
+//   3. a second pass through the compressed layer produces the next layer's inputs.
+// Only layers min_layer <= i < max_layer are compressed; the others are passed through, and
+// nothing after max_layer runs. Device memory: one layer, its Hessians, the calibration
+// activations (twice) and the layer workspace.
+
+#include <sgpte/core/error.hpp>
+#include <sgpte/layer/compression_options.hpp>
+#include <sgpte/layer/layer_compressor.hpp>
+#include <sgpte/opt/decoder_layer.hpp>
+#include <sgpte/opt/layer_bits_schedule.hpp>
+#include <sgpte/opt/model_forward.hpp>
+#include <sgpte/opt/opt_checkpoint.hpp>
+#include <sgpte/opt/opt_weights.hpp>
+#include <sgpte/opt/progress.hpp>
+#include <sgpte/opt/tensor_names.hpp>
+#include <sgpte/opt/token_windows.hpp>
+#include <sgpte/stats/quantization_stats.hpp>
+
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sgpte::opt
+{
+
+struct SequentialOptions
+{
+  CompressionOptions compression; // for every compressed layer
+  LayerBitsSchedule layer_bits;   // when given: each layer's target average bits
+  int min_layer = 0;              // compress layers min_layer <= i < max_layer
+  std::optional<int> max_layer;   // default: the number of layers
+  ForwardOptions forward;
+
+  int end_layer(int layers) const { return max_layer.value_or(layers); }
+
+  CompressionOptions for_layer(int layer) const
+  {
+    CompressionOptions options = compression;
+    if (auto const bits = layer_bits.bits_for(layer))
+      options.target_average_bits = *bits;
+    return options;
+  }
+
+  // Throws InvalidArgument, before any work, for a layer range outside the model, a
+  // schedule that does not fit, or options invalid for some compressed layer.
+  void validate(int layers) const
+  {
+    int const end = end_layer(layers);
+    if (min_layer < 0 || min_layer >= end || end > layers)
+      throw InvalidArgument("the compressed layers must satisfy 0 <= min layer < max layer <= " +
+                            std::to_string(layers) + " (the model's layers), got min " +
+                            std::to_string(min_layer) + ", max " + std::to_string(end));
+    if (!layer_bits.empty())
+    {
+      if (compression.wbits > 0)
+        throw InvalidArgument(
+            "choose either uniform wbits or a per-layer schedule of target bits, not both");
+      if (compression.allocation != AllocationMethod::budget)
+        throw InvalidArgument("a per-layer schedule of target bits needs the budget allocation "
+                              "(the quantile method does not enforce a target)");
+      layer_bits.check_layers(layers, min_layer, end);
+    }
+    for (int layer = min_layer; layer < end; ++layer)
+    {
+      try
+      {
+        for_layer(layer).validate();
+      }
+      catch (InvalidArgument const &error)
+      {
+        throw InvalidArgument("layer " + std::to_string(layer) + ": " + error.what());
+      }
+    }
+  }
+};
+
+// The name of a module in the statistics, e.g. "layers.3.self_attn.k_proj".
+inline std::string statistics_name(int layer, LinearModule module)
+{
+  return "layers." + std::to_string(layer) + "." + module_path(module);
+}
+
+// Compresses the checkpoint's layers in place (OptCheckpoint::replace) and adds each
+// module's statistics to `stats`.
+template <class ExecutionSpace>
+void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
+                         TokenWindows const &calibration, SequentialOptions const &options,
+                         QuantizationStats &stats, ProgressCallback const &progress = {})
+{
+  io::OptConfig const &config = checkpoint.config();
+  int const layers = checkpoint.layers();
+  int const end = options.end_layer(layers);
+  options.validate(layers);
+  int const seqlen = calibration.seqlen;
+  require_window_fits(config, seqlen);
+
+  auto inputs = [&]
+  {
+    auto const edges = load_edge_weights(space, checkpoint);
+    auto const ids = windows_on_device(space, calibration, 0, calibration.count());
+    return embed_windows(space, config, edges, ids, seqlen);
+  }();
+  Activations<ExecutionSpace> outputs(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::hidden"),
+      inputs.extent(0), inputs.extent(1));
+  LayerWorkspace<ExecutionSpace> const workspace(
+      space, config, seqlen,
+      std::min(static_cast<int>(calibration.count()),
+               LayerWorkspace<ExecutionSpace>::windows_within(config, seqlen,
+                                                              options.forward.workspace_bytes)));
+
+  int const steps = (end - options.min_layer) * static_cast<int>(linear_modules.size() + 2);
+  int step = 0;
+  for (int layer = 0; layer < end; ++layer)
+  {
+    std::string const where = "layer " + std::to_string(layer + 1) + "/" + std::to_string(layers);
+    auto const weights = load_decoder_layer(space, checkpoint, layer);
+    if (layer < options.min_layer)
+    {
+      report(progress, "compress", step, steps, where + ": forward (not compressed)");
+      decoder_layer_forward(space, config, weights, workspace, inputs, outputs);
+      std::swap(inputs, outputs);
+      continue;
+    }
+    std::vector<LayerCompressor<ExecutionSpace>> compressors;
+    compressors.reserve(linear_modules.size());
+    for (LinearModule const module : linear_modules)
+    {
+      auto const dtype = checkpoint.info(linear_weight_name(layer, module)).dtype;
+      compressors.emplace_back(space, statistics_name(layer, module), weights[module].weight,
+                               &stats, static_cast<int>(io::dtype_size(dtype)));
+    }
+    report(progress, "compress", step, steps, where + ": calibration forward");
+    // Each window counts as one calibration sample, as each of the reference's forward
+    // calls (one window) is one add_batch sample: H = (2/nsamples) Σ XᵀX as there.
+    decoder_layer_forward(
+        space, config, weights, workspace, inputs, outputs,
+        [&](LinearModule module, Activations<ExecutionSpace> const &input)
+        { compressors[module_index(module)].add_batch(space, input, input.extent(0) / seqlen); });
+    ++step;
+    CompressionOptions const layer_options = options.for_layer(layer);
+    for (LinearModule const module : linear_modules)
+    {
+      report(progress, "compress", step, steps, where + ": fasterprune " + module_path(module));
+      auto &compressor = compressors[module_index(module)];
+      compressor.fasterprune(space, layer_options);
+      compressor.free();
+      store_linear_weight(space, checkpoint, linear_weight_name(layer, module),
+                          weights[module].weight);
+      ++step;
+    }
+    report(progress, "compress", step, steps, where + ": forward through the compressed layer");
+    decoder_layer_forward(space, config, weights, workspace, inputs, outputs);
+    std::swap(inputs, outputs);
+    ++step;
+  }
+  report(progress, "compress", steps, steps, "done");
+}
+
+} // namespace sgpte::opt
+
+#endif
