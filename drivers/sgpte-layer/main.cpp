@@ -7,11 +7,14 @@
 // rows × columns) and bits (uint8, one per input column; 0 = not quantized). With
 // --config-from-metadata the pruning and quantizer settings come from INPUT's metadata
 // (keys sparsity, prunen, prunem, blocksize, percdamp, wbits, sym, perchannel), options
-// given explicitly still taking precedence.
+// given explicitly still taking precedence. --save-packed FILE also writes the layer packed
+// (docs/format.md); the size the statistics report is that file's.
 
 #include <sgpte/io/atomic_file.hpp>
 #include <sgpte/io/view_io.hpp>
 #include <sgpte/layer/layer_compressor.hpp>
+#include <sgpte/packed/layer_file.hpp>
+#include <sgpte/packed/pack.hpp>
 
 #include "../common/backend.hpp"
 #include "../common/compression_cli.hpp"
@@ -33,6 +36,7 @@ struct Arguments
   std::string input;
   std::string output;
   std::string stats_json;
+  std::string save_packed;
   std::string backend = "default";
   bool config_from_metadata = false;
 };
@@ -52,12 +56,18 @@ void compress_layer(ExecutionSpace const &space, Arguments const &arguments, sgp
                            std::to_string(weight.extent(1)));
 
   sgpte::QuantizationStats stats;
-  int const bytes_per_weight = static_cast<int>(sgpte::io::dtype_size(input.info("W").dtype));
+  sgpte::io::Dtype const dtype = input.info("W").dtype;
   sgpte::LayerCompressor<ExecutionSpace> layer(space, std::filesystem::path(arguments.input).stem().string(),
-                                               weight, &stats, bytes_per_weight);
+                                               weight, &stats, dtype);
   layer.add_batch(space, inputs);
   auto const result = layer.fasterprune(space, options);
   layer.free();
+  if (!arguments.save_packed.empty())
+  {
+    std::int64_t const bytes = sgpte::packed::write_layer(
+        arguments.save_packed, sgpte::packed::pack_layer(space, weight, result, options, dtype));
+    std::cout << "Packed layer written to " << arguments.save_packed << " (" << bytes << " bytes)\n";
+  }
 
   sgpte::io::SafetensorsWriter writer;
   sgpte::io::add_matrix(writer, "W_out", weight, sgpte::io::Dtype::F32);
@@ -86,6 +96,9 @@ int main(int argc, char *argv[])
   app.add_flag("--config-from-metadata", arguments.config_from_metadata,
                "Take sparsity, N:M, block size, damping and quantizer settings from INPUT's metadata");
   app.add_option("--stats-json", arguments.stats_json, "Also write the statistics as JSON to this file");
+  app.add_option("--save-packed", arguments.save_packed,
+                 "Also write the layer packed to this file: bit-packed codes, scales and zeros, mask "
+                 "(docs/format.md; sgpte-unpack reads it)");
   app.add_option("--backend", arguments.backend, "Kokkos execution space to run on")
       ->check(CLI::IsMember(sgpte::drivers::enabled_backends()))
       ->capture_default_str();

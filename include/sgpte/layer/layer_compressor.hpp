@@ -18,10 +18,12 @@
 #include <sgpte/core/finite.hpp>
 #include <sgpte/core/views.hpp>
 #include <sgpte/importance/importance_score.hpp>
+#include <sgpte/io/dtype.hpp>
 #include <sgpte/layer/compression_options.hpp>
 #include <sgpte/layer/detail/column_order.hpp>
-#include <sgpte/layer/detail/compressed_size.hpp>
+#include <sgpte/layer/detail/sweep_range.hpp>
 #include <sgpte/linalg/inverse_hessian_factor.hpp>
+#include <sgpte/packed/layer_layout.hpp>
 #include <sgpte/quantization/quantizer.hpp>
 #include <sgpte/stats/quantization_stats.hpp>
 #include <sgpte/sweep/fused_sweep.hpp>
@@ -58,18 +60,28 @@ public:
   using execution_space = ExecutionSpace;
   using memory_space = typename ExecutionSpace::memory_space;
 
-  // storage_bytes_per_weight: size of one weight in the checkpoint (2 for fp16/bf16, 4 for
-  // fp32), for the size statistics.
+  // storage_dtype: the weight's dtype in the checkpoint, for the size statistics (the dense
+  // size, and the packed size: kept weights of layers that are only pruned stay in it).
   LayerCompressor(ExecutionSpace const &space, std::string name, Matrix<ExecutionSpace> weight,
-                  QuantizationStats *stats = nullptr, int storage_bytes_per_weight = 2)
+                  QuantizationStats *stats, io::Dtype storage_dtype)
       : _name(std::move(name))
       , _weight(std::move(weight))
       , _statistics(space, static_cast<int>(_weight.extent(1)))
       , _stats(stats)
-      , _storage_bytes_per_weight(storage_bytes_per_weight)
+      , _storage_dtype(storage_dtype)
   {
     if (_weight.extent(0) == 0)
       throw InvalidArgument("layer '" + _name + "' has no rows");
+    if (!io::is_floating_point(_storage_dtype))
+      throw InvalidArgument("layer '" + _name + "': storage dtype " + std::string(io::dtype_name(_storage_dtype)) +
+                            " is not a floating-point type");
+  }
+
+  // storage_bytes_per_weight: 2 stands for F16, 4 for F32, 8 for F64 (give the dtype for BF16).
+  LayerCompressor(ExecutionSpace const &space, std::string name, Matrix<ExecutionSpace> weight,
+                  QuantizationStats *stats = nullptr, int storage_bytes_per_weight = 2)
+      : LayerCompressor(space, std::move(name), std::move(weight), stats, float_dtype(storage_bytes_per_weight))
+  {
   }
 
   std::string const &name() const { return _name; }
@@ -111,11 +123,18 @@ private:
 
   QuantizationPlan<ExecutionSpace> make_plan(ExecutionSpace const &space, CompressionOptions const &options) const;
 
+  static io::Dtype float_dtype(int bytes)
+  {
+    if (bytes != 2 && bytes != 4 && bytes != 8)
+      throw InvalidArgument("storage bytes per weight must be 2, 4 or 8, got " + std::to_string(bytes));
+    return bytes == 2 ? io::Dtype::F16 : (bytes == 4 ? io::Dtype::F32 : io::Dtype::F64);
+  }
+
   std::string _name;
   Matrix<ExecutionSpace> _weight;
   CalibrationStatistics<ExecutionSpace> _statistics;
   QuantizationStats *_stats;
-  int _storage_bytes_per_weight;
+  io::Dtype _storage_dtype;
   double _statistics_seconds = 0.0;
 };
 
@@ -232,6 +251,11 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(Executi
       inverse_hessian_factor(space, ordered_hessian, options.percdamp, options.max_damping_retries, lower, _name);
   stats.percdamp = factorization.percdamp;
   stats.damping_retries = factorization.retries;
+  if (auto const problem = detail::sweep_range_problem(space, work, lower, result.sweep_order))
+  {
+    Kokkos::Profiling::popRegion();
+    throw NumericalError("layer '" + _name + "': " + *problem);
+  }
   space.fence();
   stats.seconds.factorization = timer.seconds();
   timer.reset();
@@ -321,30 +345,22 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(Executi
   stats.seconds.sweep = timer.seconds();
 
   auto const pruned_host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pruned);
-  detail::CompressedLayout layout;
-  layout.rows = rows;
-  layout.columns = columns;
-  layout.bits = result.bits;
-  layout.kept.resize(columns);
-  layout.parameter_rows = options.quantizer.per_channel ? rows : 1;
-  layout.groups = plan.enabled() ? plan.groups() : 1;
-  layout.unstructured_mask = options.prune_n == 0 && options.sparsity > 0.0;
-  layout.prune_n = options.prune_n;
-  layout.prune_m = options.prune_m;
-  layout.storage_bytes_per_weight = _storage_bytes_per_weight;
+  std::vector<std::int64_t> kept(columns);
   std::int64_t total_pruned = 0, bit_sum = 0;
   for (int j = 0; j < columns; ++j)
   {
     total_pruned += pruned_host(j);
-    layout.kept[j] = rows - pruned_host(j);
+    kept[j] = rows - pruned_host(j);
     stats.bit_histogram[result.bits[j]] += 1;
     bit_sum += result.bits[j];
   }
   stats.sparsity = static_cast<double>(total_pruned) / (static_cast<double>(rows) * columns);
   stats.average_bits = static_cast<double>(bit_sum) / columns;
   stats.loss = loss;
-  stats.size_before_bytes = static_cast<std::int64_t>(rows) * columns * _storage_bytes_per_weight;
-  stats.size_after_bytes = detail::compressed_size_bytes(layout);
+  stats.size_before_bytes =
+      static_cast<std::int64_t>(rows) * columns * static_cast<std::int64_t>(io::dtype_size(_storage_dtype));
+  // The size of the layer's packed file (packed/layer_file.hpp), exactly.
+  stats.size_after_bytes = packed::make_layer_layout(rows, result.bits, kept, options, _storage_dtype).file_bytes();
   bool first = true;
   for (int j = 0; j < columns; ++j)
   {

@@ -47,10 +47,12 @@ struct LayerStatistics
   int damping_retries = 0;
   int dead_columns = 0;
   std::int64_t size_before_bytes = 0; // dense weights in their original dtype
-  std::int64_t size_after_bytes = 0;  // compressed representation (see stats notes)
+  std::int64_t size_after_bytes = 0;  // the layer's packed file (packed/layer_file.hpp), exactly
   StageSeconds seconds;
 
   bool quantized() const { return average_bits > 0.0; }
+  // The dense weights in fp16, the usual baseline of compression ratios.
+  std::int64_t dense_fp16_bytes() const { return std::int64_t(2) * rows * columns; }
   // The quantile method does not enforce a target; say so when the result differs.
   bool misses_target() const
   {
@@ -98,6 +100,13 @@ public:
 
   std::int64_t size_before_bytes() const { return sum(&LayerStatistics::size_before_bytes); }
   std::int64_t size_after_bytes() const { return sum(&LayerStatistics::size_after_bytes); }
+  std::int64_t dense_fp16_bytes() const
+  {
+    std::int64_t total = 0;
+    for (auto const &layer : _layers)
+      total += layer.dense_fp16_bytes();
+    return total;
+  }
 
   void print_summary(std::ostream &out) const
   {
@@ -113,20 +122,22 @@ public:
                     channels > 0 ? 100.0 * count / channels : 0.0);
     }
     out << format("\nAverage bits: %.3f bits (weighted by rows x columns)\n", average_bits());
-    std::int64_t const before = size_before_bytes(), after = size_after_bytes();
-    out << format("Model size: %.3f MB -> %.3f MB (ratio %.2fx)\n", before / 1e6, after / 1e6,
-                  after > 0 ? static_cast<double>(before) / after : 0.0);
+    std::int64_t const before = size_before_bytes(), after = size_after_bytes(), fp16 = dense_fp16_bytes();
+    out << format("Model size: %.3f MB dense -> %.3f MB packed (ratio %.2fx; dense fp16 %.3f MB, "
+                  "ratio %.2fx)\n",
+                  before / 1e6, after / 1e6, ratio(before, after), fp16 / 1e6, ratio(fp16, after));
     out << "\nPer-layer statistics:\n";
-    out << format("  %-32s %11s %7s %6s %-23s %11s %8s %8s\n", "layer", "shape", "sparse", "bits",
-                  "importance (min, max)", "loss", "damp", "time s");
+    out << format("  %-32s %11s %7s %6s %-23s %11s %8s %8s %11s %7s\n", "layer", "shape", "sparse", "bits",
+                  "importance (min, max)", "loss", "damp", "time s", "packed kB", "ratio");
     for (auto const &layer : _layers)
     {
       std::string const shape = std::to_string(layer.rows) + "x" + std::to_string(layer.columns);
       std::string const range =
           format("(%.3f, %.3f)", layer.importance_min, layer.importance_max);
-      out << format("  %-32s %11s %6.2f%% %6.2f %-23s %11.4g %8.2g %8.3f\n", layer.name.c_str(),
+      out << format("  %-32s %11s %6.2f%% %6.2f %-23s %11.4g %8.2g %8.3f %11.1f %6.2fx\n", layer.name.c_str(),
                     shape.c_str(), 100.0 * layer.sparsity, layer.average_bits, range.c_str(), layer.loss,
-                    layer.percdamp, layer.seconds.total());
+                    layer.percdamp, layer.seconds.total(), layer.size_after_bytes / 1e3,
+                    ratio(layer.size_before_bytes, layer.size_after_bytes));
       if (layer.misses_target())
         out << format("    note: the quantile method does not enforce the target of %.3f bits; "
                       "achieved %.3f\n",
@@ -150,6 +161,9 @@ public:
             {"average_bits", average_bits()},
             {"size_before_bytes", size_before_bytes()},
             {"size_after_bytes", size_after_bytes()},
+            {"size_fp16_bytes", dense_fp16_bytes()},
+            {"compression_ratio", ratio(size_before_bytes(), size_after_bytes())},
+            {"compression_ratio_fp16", ratio(dense_fp16_bytes(), size_after_bytes())},
             {"layers", layers}};
   }
 
@@ -173,6 +187,8 @@ public:
         {"dead_columns", layer.dead_columns},
         {"size_before_bytes", layer.size_before_bytes},
         {"size_after_bytes", layer.size_after_bytes},
+        {"size_fp16_bytes", layer.dense_fp16_bytes()},
+        {"compression_ratio", ratio(layer.size_before_bytes, layer.size_after_bytes)},
         {"seconds",
          {{"statistics", layer.seconds.statistics},
           {"factorization", layer.seconds.factorization},
@@ -183,7 +199,42 @@ public:
     return json;
   }
 
+  // The inverse of layer_json (derived fields are recomputed, not read). Throws
+  // nlohmann::json::exception for JSON of another shape.
+  static LayerStatistics layer_from_json(nlohmann::json const &json)
+  {
+    LayerStatistics layer;
+    layer.name = json.at("name").get<std::string>();
+    layer.rows = json.at("rows").get<int>();
+    layer.columns = json.at("columns").get<int>();
+    layer.sparsity = json.at("sparsity").get<double>();
+    for (auto const &[bits, count] : json.at("bit_histogram").items())
+      layer.bit_histogram[std::stoi(bits)] = count.get<std::int64_t>();
+    layer.average_bits = json.at("average_bits").get<double>();
+    if (json.contains("target_average_bits"))
+      layer.target_average_bits = json.at("target_average_bits").get<double>();
+    layer.allocation = json.at("allocation").get<std::string>();
+    layer.importance_min = json.at("importance").at("min").get<double>();
+    layer.importance_mean = json.at("importance").at("mean").get<double>();
+    layer.importance_max = json.at("importance").at("max").get<double>();
+    layer.loss = json.at("loss").get<double>();
+    layer.percdamp = json.at("percdamp").get<double>();
+    layer.damping_retries = json.at("damping_retries").get<int>();
+    layer.dead_columns = json.at("dead_columns").get<int>();
+    layer.size_before_bytes = json.at("size_before_bytes").get<std::int64_t>();
+    layer.size_after_bytes = json.at("size_after_bytes").get<std::int64_t>();
+    auto const &seconds = json.at("seconds");
+    layer.seconds = {seconds.at("statistics").get<double>(), seconds.at("factorization").get<double>(),
+                     seconds.at("allocation").get<double>(), seconds.at("sweep").get<double>()};
+    return layer;
+  }
+
 private:
+  static double ratio(std::int64_t before, std::int64_t after)
+  {
+    return after > 0 ? static_cast<double>(before) / static_cast<double>(after) : 0.0;
+  }
+
   std::int64_t sum(std::int64_t LayerStatistics::*field) const
   {
     std::int64_t total = 0;
