@@ -27,34 +27,45 @@ public:
   {
     if (defaults.target_average_bits)
       _target = *defaults.target_average_bits;
-    auto *group = app.add_option_group("Compression");
-    _sparsity = group->add_option("--sparsity", _values.sparsity, "Unstructured sparsity per block, in [0, 1)");
-    _prune_n = group->add_option("--prunen", _values.prune_n, "N of N:M pruning (e.g. 2 for 2:4)");
-    _prune_m = group->add_option("--prunem", _values.prune_m, "M of N:M pruning (e.g. 4 for 2:4)");
-    _block_size = group->add_option("--blocksize", _values.block_size, "Columns per block of the sweep")
+    // The options go straight into `app`, under a help heading. An option group would be an
+    // unnamed subcommand, which CLI11 2.1 matches against an empty argument and then loops
+    // forever on an unknown option after it (`sgpte-layer IN OUT "" --x`; found by
+    // fuzz/fuzz_compression_cli.cpp, reproducer in tests/data/fuzz/compression_cli).
+    std::string const previous_group = app.option_defaults()->get_group();
+    app.option_defaults()->group("Compression");
+    _sparsity = app.add_option("--sparsity", _values.sparsity, "Unstructured sparsity per block, in [0, 1)");
+    _prune_n = app.add_option("--prunen", _values.prune_n, "N of N:M pruning (e.g. 2 for 2:4)");
+    _prune_m = app.add_option("--prunem", _values.prune_m, "M of N:M pruning (e.g. 4 for 2:4)");
+    _block_size = app.add_option("--blocksize", _values.block_size, "Columns per block of the sweep")
                       ->capture_default_str();
-    _percdamp = group->add_option("--percdamp", _values.percdamp, "Damping as a fraction of mean(diag H)")
+    _percdamp = app.add_option("--percdamp", _values.percdamp, "Damping as a fraction of mean(diag H)")
                     ->capture_default_str();
-    group->add_option("--damping-retries", _values.max_damping_retries,
-                      "Times the damping is multiplied by 10 when H is not positive definite")
+    app.add_option("--damping-retries", _values.max_damping_retries,
+                   "Times the damping is multiplied by 10 when H is not positive definite")
         ->capture_default_str();
-    _wbits = group->add_option("--wbits", _values.wbits, "Uniform quantization bits (0: none)");
-    _target_option = group->add_option("--target-avg-bits", _target, "Mixed precision: target average bits per column");
-    group->add_option("--bit-allocation", _allocation, "Mixed-precision allocation method")
+    _wbits = app.add_option("--wbits", _values.wbits, "Uniform quantization bits (0: none)");
+    _target_option = app.add_option("--target-avg-bits", _target, "Mixed precision: target average bits per column");
+    app.add_option("--bit-allocation", _allocation, "Mixed-precision allocation method")
         ->check(CLI::IsMember({"quantile", "budget"}))
         ->capture_default_str();
-    group->add_option("--bit-options", _bit_options, "Bit widths to choose from, comma separated")
+    app.add_option("--bit-options", _bit_options, "Bit widths to choose from, comma separated")
         ->capture_default_str();
-    group->add_option("--quantiles", _quantiles, "Quantile thresholds, one less than bit options")
+    app.add_option("--quantiles", _quantiles, "Quantile thresholds, one less than bit options")
         ->capture_default_str();
-    group->add_option("--importance-weights", _importance,
-                      "Weights of the activation,hessian,weight,output,stability terms")
+    app.add_option("--importance-weights", _importance,
+                   "Weights of the activation,hessian,weight,output,stability terms")
         ->capture_default_str();
-    _symmetric = group->add_flag("--sym,!--asym", _values.quantizer.symmetric, "Symmetric quantization");
-    _per_tensor = group->add_flag("--pertensor", _per_tensor_value, "One quantizer per tensor instead of per row");
-    group->add_flag("--mse", _values.quantizer.mse, "MSE grid search of the quantizer range");
-    group->add_option("--groupsize", _values.quantizer.group_size, "Columns per quantizer group (0: none)");
-    group->add_flag("--act-order", _values.quantizer.act_order, "Process columns by decreasing Hessian diagonal");
+    // Two flags rather than CLI11's negated form "--sym,!--asym": CLI11 2.1 converts the
+    // value of a negated flag with std::stoll and lets std::out_of_range escape
+    // (`--asym=99999999999999999999` aborted the program; found by fuzz/fuzz_compression_cli.cpp).
+    _symmetric = app.add_flag("--sym", _values.quantizer.symmetric, "Symmetric quantization");
+    _asymmetric = app.add_flag("--asym", _asymmetric_value, "Asymmetric quantization")
+                      ->excludes(_symmetric);
+    _per_tensor = app.add_flag("--pertensor", _per_tensor_value, "One quantizer per tensor instead of per row");
+    app.add_flag("--mse", _values.quantizer.mse, "MSE grid search of the quantizer range");
+    app.add_option("--groupsize", _values.quantizer.group_size, "Columns per quantizer group (0: none)");
+    app.add_flag("--act-order", _values.quantizer.act_order, "Process columns by decreasing Hessian diagonal");
+    app.option_defaults()->group(previous_group);
   }
 
   // A layer case's stored configuration (io/case_metadata.hpp), for the options that were
@@ -68,6 +79,8 @@ public:
     for (auto const &[key, option] : options)
       if (option->count() > 0)
         given.insert(key);
+    if (_asymmetric->count() > 0)
+      given.insert("sym");
     io::apply_case_metadata(_values, metadata, source, given);
   }
 
@@ -75,6 +88,8 @@ public:
   CompressionOptions options() const
   {
     CompressionOptions options = _values;
+    if (_asymmetric->count() > 0)
+      options.quantizer.symmetric = !_asymmetric_value;
     if (_per_tensor->count() > 0)
       options.quantizer.per_channel = !_per_tensor_value;
     options.target_average_bits = _target;
@@ -101,9 +116,10 @@ private:
   std::string _bit_options = "2,3,4,6,8";
   std::string _quantiles = "0.2,0.4,0.6,0.8";
   std::string _importance = "0.25,0.25,0.15,0.25,0.10";
+  bool _asymmetric_value = false;
   bool _per_tensor_value = false;
   CLI::Option *_sparsity, *_prune_n, *_prune_m, *_block_size, *_percdamp, *_wbits, *_target_option, *_symmetric,
-      *_per_tensor;
+      *_asymmetric, *_per_tensor;
 };
 
 } // namespace sgpte::drivers

@@ -12,11 +12,14 @@
 #include <sgpte/io/atomic_file.hpp>
 #include <sgpte/io/token_file.hpp>
 #include <sgpte/opt/layer_bits_schedule.hpp>
+#include <sgpte/opt/layer_checkpoints.hpp>
+#include <sgpte/opt/memory_plan.hpp>
 #include <sgpte/opt/model_forward.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
 #include <sgpte/opt/perplexity.hpp>
 #include <sgpte/opt/sequential_compression.hpp>
 #include <sgpte/opt/token_windows.hpp>
+#include <sgpte/packed/model_writer.hpp>
 #include <sgpte/stats/quantization_stats.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -24,7 +27,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -32,6 +37,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "../common/backend.hpp"
 #include "../common/compression_cli.hpp"
@@ -47,6 +54,7 @@ struct Arguments
   std::string calibration;
   std::string evaluation;
   std::string output;
+  std::string save_packed;
   std::string stats_json;
   std::string layer_bits;
   std::string backend = "default";
@@ -57,6 +65,7 @@ struct Arguments
   int max_layer = -1; // -1: all layers
   bool dense_only = false;
   bool skip_dense_evaluation = false;
+  bool resume = false;
   std::size_t workspace_mb = sgpte::opt::ForwardOptions().workspace_bytes >> 20;
   std::size_t batch_mb = sgpte::opt::ForwardOptions().batch_bytes >> 20;
 };
@@ -83,8 +92,47 @@ auto about(std::string const &what, Make const &make)
   }
 }
 
+// SIGINT and SIGTERM end the run at once (exit status 128 + signal) with a note on how to
+// continue it: every output is written atomically, so nothing half-written remains, and the
+// completed layers are checkpointed in --output. Installed explicitly, also where the
+// signal was inherited as ignored (background jobs of scripts), so that the behaviour is one.
+char interrupt_note[512] = "sgpte-opt: interrupted\n";
+
+extern "C" void on_interrupt(int signal)
+{
+  ssize_t const written = write(STDERR_FILENO, interrupt_note, std::strlen(interrupt_note));
+  (void)written;
+  _exit(128 + signal);
+}
+
+void install_interrupt_handler(Arguments const &arguments)
+{
+  if (!arguments.output.empty())
+    std::snprintf(interrupt_note, sizeof interrupt_note,
+                  "sgpte-opt: interrupted; the layers completed so far are kept in %s/%s: "
+                  "run the same command with --resume to continue\n",
+                  arguments.output.c_str(), sgpte::opt::LayerCheckpoints::directory_name);
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+}
+
+// Memory: what sequential compression needs, against what the backend has (when known).
+void require_memory(Arguments const &arguments, sgpte::io::OptConfig const &config, int seqlen,
+                    std::optional<std::uint64_t> available, char const *backend)
+{
+  auto const plan = sgpte::opt::sequential_memory_plan(config, seqlen, arguments.nsamples,
+                                                       arguments.workspace_mb << 20);
+  if (available && plan.total() > *available)
+    throw sgpte::InvalidArgument(
+        std::string("not enough memory on ") + backend + ": compressing with --nsamples " +
+        std::to_string(arguments.nsamples) + " of " + std::to_string(seqlen) + " tokens needs " +
+        plan.describe() + ", " + sgpte::opt::MemoryPlan::gib(*available) +
+        " available; lower --nsamples or --workspace-mb, or use a larger device");
+}
+
 Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const &cli,
-               sgpte::opt::OptCheckpoint const &checkpoint)
+               sgpte::opt::OptCheckpoint const &checkpoint, std::optional<std::uint64_t> available,
+               char const *backend)
 {
   auto const &config = checkpoint.config();
   int const seqlen =
@@ -111,6 +159,7 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
     if (arguments.nsamples <= 0)
       throw sgpte::InvalidArgument("--nsamples must be positive, got " +
                                    std::to_string(arguments.nsamples));
+    require_memory(arguments, config, seqlen, available, backend);
     auto const tokens = sgpte::io::read_token_file(arguments.calibration, vocab);
     plan.calibration = about(arguments.calibration,
                              [&] {
@@ -124,7 +173,12 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
     plan.evaluation =
         about(arguments.evaluation, [&] { return sgpte::opt::evaluation_windows(tokens, seqlen); });
   }
-  else if (arguments.dense_only)
+  if (arguments.resume && (arguments.output.empty() || arguments.dense_only))
+    throw sgpte::InvalidArgument("--resume continues a compression run into --output DIR: give "
+                                 "the same --output (and options) as the interrupted run");
+  if (arguments.dense_only && !arguments.save_packed.empty())
+    throw sgpte::InvalidArgument("--save-packed needs a compression run, not --dense-only");
+  if (arguments.dense_only && arguments.evaluation.empty())
     throw sgpte::InvalidArgument(
         "--dense-only needs --evaluation FILE: there is nothing else to do");
   return plan;
@@ -158,6 +212,7 @@ struct Results
   sgpte::QuantizationStats stats;
   double compression_seconds = 0.0;
   std::optional<sgpte::opt::PerplexityResult> dense, compressed;
+  std::int64_t packed_bytes = 0; // the packed model directory, every file in it
 };
 
 void print_plan(Arguments const &arguments, Plan const &plan, sgpte::io::OptConfig const &config,
@@ -187,6 +242,10 @@ void print_results(Arguments const &arguments, Plan const &plan, Results const &
     if (!arguments.output.empty())
       std::cout << "; compressed checkpoint written to " << arguments.output;
     std::cout << "\n";
+    if (!arguments.save_packed.empty())
+      std::cout << "Packed model written to " << arguments.save_packed << ": " << results.packed_bytes
+                << " bytes (layers " << results.stats.size_after_bytes()
+                << " as reported above, the other tensors and the manifest the rest)\n";
   }
   if (!plan.evaluation)
     return;
@@ -213,6 +272,8 @@ void write_statistics(Arguments const &arguments, Plan const &plan, Results cons
   nlohmann::json json = results.stats.to_json();
   json["model"] = arguments.model;
   json["compression_seconds"] = results.compression_seconds;
+  if (!arguments.save_packed.empty())
+    json["packed_model"] = {{"directory", arguments.save_packed}, {"bytes", results.packed_bytes}};
   if (plan.calibration)
     json["calibration"] = {{"file", arguments.calibration},
                            {"nsamples", plan.calibration->count()},
@@ -232,13 +293,54 @@ void write_statistics(Arguments const &arguments, Plan const &plan, Results cons
   sgpte::io::write_file_atomically(arguments.stats_json, json.dump(2) + "\n");
 }
 
+// What the compressed weights depend on, for LayerCheckpoints: a checkpoint of a run with
+// another model, data, options or backend is refused by --resume.
+std::string run_fingerprint(Arguments const &arguments, Plan const &plan,
+                            sgpte::opt::OptCheckpoint const &checkpoint, char const *backend)
+{
+  auto const identity = [](std::filesystem::path const &file)
+  {
+    return nlohmann::json{{"path", std::filesystem::weakly_canonical(file).string()},
+                          {"bytes", std::filesystem::file_size(file)}};
+  };
+  sgpte::CompressionOptions const &o = plan.sequential.compression;
+  nlohmann::json importance = o.importance_weights.as_array();
+  nlohmann::json json = {
+      {"weights", identity(checkpoint.weights_path())},
+      {"calibration", identity(arguments.calibration)},
+      {"seed", arguments.seed},
+      {"nsamples", plan.calibration->count()},
+      {"seqlen", plan.calibration->seqlen},
+      {"layers", {plan.sequential.min_layer, plan.sequential.end_layer(checkpoint.layers())}},
+      {"layer_bits", arguments.layer_bits},
+      {"sparsity", o.sparsity},
+      {"prune", {o.prune_n, o.prune_m}},
+      {"block_size", o.block_size},
+      {"percdamp", o.percdamp},
+      {"max_damping_retries", o.max_damping_retries},
+      {"wbits", o.wbits},
+      {"target_average_bits", o.target_average_bits ? *o.target_average_bits : -1.0},
+      {"allocation", static_cast<int>(o.allocation)},
+      {"bit_options", o.bit_options},
+      {"quantiles", o.quantiles},
+      {"importance_weights", importance},
+      {"quantizer",
+       {o.quantizer.symmetric, o.quantizer.per_channel, o.quantizer.mse, o.quantizer.norm,
+        o.quantizer.grid, o.quantizer.max_shrink, o.quantizer.group_size, o.quantizer.act_order}},
+      {"backend", backend},
+      {"kokkos", sgpte::compat::version_string()}};
+  return json.dump();
+}
+
 template <class ExecutionSpace>
 void run(ExecutionSpace const &space, Arguments const &arguments,
          sgpte::drivers::CompressionCli const &cli)
 {
   sgpte::opt::OptCheckpoint checkpoint(arguments.model);
-  Plan const plan = make_plan(arguments, cli, checkpoint);
+  Plan plan = make_plan(arguments, cli, checkpoint,
+                        sgpte::opt::available_memory<ExecutionSpace>(), ExecutionSpace::name());
   prepare_output(arguments);
+  install_interrupt_handler(arguments);
   print_plan(arguments, plan, checkpoint.config(), ExecutionSpace::name());
 
   sgpte::drivers::TerminalProgress progress;
@@ -249,11 +351,61 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
   if (plan.calibration)
   {
     Kokkos::Timer timer;
+    // Per-layer checkpoints in the output directory: a run interrupted after layer i can be
+    // continued from layer i + 1 with --resume.
+    std::optional<sgpte::opt::LayerCheckpoints> checkpoints;
+    std::function<void(int)> layer_done;
+    if (!arguments.output.empty())
+    {
+      checkpoints.emplace(arguments.output,
+                          run_fingerprint(arguments, plan, checkpoint, ExecutionSpace::name()));
+      if (arguments.resume)
+      {
+        plan.sequential.restored_until = checkpoints->restore(
+            checkpoint, plan.sequential.min_layer,
+            plan.sequential.end_layer(checkpoint.layers()), results.stats);
+        std::cout << "resuming: layers " << plan.sequential.min_layer << " to "
+                  << plan.sequential.restored_until - 1 << " restored from "
+                  << checkpoints->directory().string() << "\n"
+                  << std::flush;
+      }
+      else
+        checkpoints->clear();
+      layer_done = [&, modules = sgpte::opt::linear_modules.size()](int layer)
+      {
+        auto const &layers = results.stats.layers();
+        checkpoints->save(checkpoint, layer,
+                          {layers.end() - static_cast<std::ptrdiff_t>(modules), layers.end()});
+      };
+    }
+    std::optional<sgpte::packed::PackedModelWriter> packed;
+    sgpte::opt::CompressedModuleSink<ExecutionSpace> sink;
+    if (!arguments.save_packed.empty())
+    {
+      packed.emplace(arguments.save_packed);
+      sink = [&](std::string const &name, sgpte::io::Dtype dtype, sgpte::Matrix<ExecutionSpace> const &weight,
+                 sgpte::LayerResult<ExecutionSpace> const &result, sgpte::CompressionOptions const &options)
+      { packed->add_layer(space, checkpoint.stored_name(name), weight, result, options, dtype); };
+      for (int layer = plan.sequential.min_layer; layer < plan.sequential.restored_until; ++layer)
+        for (auto const module : sgpte::opt::linear_modules) // packed by the interrupted run
+        {
+          std::string const name = sgpte::opt::linear_weight_name(layer, module);
+          packed->adopt_layer(checkpoint.stored_name(name), checkpoint.info(name).dtype);
+        }
+    }
     sgpte::opt::compress_sequential(space, checkpoint, *plan.calibration, plan.sequential,
-                                    results.stats, progress.callback());
+                                    results.stats, progress.callback(), sink, layer_done);
+    if (packed)
+    {
+      packed->add_remaining_tensors(checkpoint.original_weights());
+      results.packed_bytes = packed->finish();
+    }
     results.compression_seconds = timer.seconds();
     if (!arguments.output.empty())
+    {
       checkpoint.write(arguments.output);
+      checkpoints->clear(); // the complete checkpoint supersedes them
+    }
     if (plan.evaluation)
       results.compressed = sgpte::opt::evaluate_perplexity(
           space, checkpoint, *plan.evaluation, plan.sequential.forward, progress.callback());
@@ -319,6 +471,13 @@ int main(int argc, char *argv[])
   auto *run_group = app.add_option_group("Run");
   run_group->add_option("--output", arguments.output,
                         "Write the compressed checkpoint into this directory");
+  run_group->add_flag("--resume", arguments.resume,
+                      "Continue an interrupted run from the last layer it completed (its "
+                      "checkpoints in --output DIR); the result is identical to an "
+                      "uninterrupted run's");
+  run_group->add_option("--save-packed", arguments.save_packed,
+                        "Also write the compressed model packed (docs/format.md) into this "
+                        "directory; sgpte-unpack turns it back into a checkpoint");
   run_group->add_option("--stats-json", arguments.stats_json,
                         "Write statistics and perplexities as JSON");
   auto *dense_only =

@@ -32,7 +32,8 @@ nlohmann::json golden_description()
 std::vector<float> floats_from_bits(std::vector<std::uint32_t> const &bits)
 {
   std::vector<float> values(bits.size());
-  std::memcpy(values.data(), bits.data(), bits.size() * sizeof(float));
+  if (!bits.empty()) // an empty vector's data() may be null, which memcpy must not be given
+    std::memcpy(values.data(), bits.data(), bits.size() * sizeof(float));
   return values;
 }
 
@@ -231,7 +232,9 @@ BOOST_AUTO_TEST_CASE(reader_reads_every_dtype_of_the_golden_file)
       auto const expected =
           floats_from_bits(tensor["read_f32_bits"].get<std::vector<std::uint32_t>>());
       BOOST_TEST_REQUIRE(values.size() == expected.size());
-      BOOST_TEST(std::memcmp(values.data(), expected.data(), values.size() * sizeof(float)) == 0,
+      // Bit patterns (NaN payloads); an empty tensor's data() may be null, not for memcmp.
+      BOOST_TEST((values.empty() ||
+                  std::memcmp(values.data(), expected.data(), values.size() * sizeof(float)) == 0),
                  "tensor " << name);
     }
   }

@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # README's test command: install the dependencies, build everything with the tests, run
-# the whole suite. Usage: bash tools/debian/run_tests.sh [build directory]
+# the whole suite. Usage: bash tools/debian/run_tests.sh [build directory] [sanitizers]
+# With sanitizers (e.g. address,undefined) sgpte's own targets are instrumented
+# (cmake/SgpteSanitizers.cmake) and the benchmarks, which no test runs, are not built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
+sanitizers=${2:-}
 bash tools/debian/install_dependencies.sh
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSGPTE_ENABLE_TESTS=ON -DSGPTE_ENABLE_BENCHMARKS=ON
+benchmarks=ON
+if [[ -n $sanitizers ]]; then
+  benchmarks=OFF
+  # Stack traces in UBSan reports; every report fails its test (the build also sets
+  # -fno-sanitize-recover=undefined).
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSGPTE_ENABLE_TESTS=ON \
+  -DSGPTE_ENABLE_BENCHMARKS=$benchmarks -DSGPTE_SANITIZE="$sanitizers"
 cmake --build "$build" --parallel "$(nproc)"
 ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)"

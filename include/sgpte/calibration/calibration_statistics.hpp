@@ -20,6 +20,8 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
+#include <limits>
+#include <sstream>
 #include <string>
 
 namespace sgpte
@@ -44,8 +46,9 @@ public:
   }
 
   // inputs: tokens × columns, any layout, float, holding `samples` calibration samples
-  // (sequences). Throws NumericalError if it holds NaN or Inf (the statistics are then
-  // left unchanged). An empty batch changes nothing.
+  // (sequences). Throws NumericalError if it holds NaN or Inf, or values so large that XᵀX
+  // would overflow float (the statistics are then left unchanged). An empty batch changes
+  // nothing.
   template <class InputView>
   void add_batch(ExecutionSpace const &space, InputView const &inputs, std::int64_t samples = 1);
 
@@ -82,7 +85,7 @@ namespace detail
 
 // Tokens per partial sum of the column statistics: enough parallel work on a GPU while the
 // partial sums stay short enough to be accurate in double precision.
-inline constexpr int calibration_chunk_tokens = 256;
+inline constexpr int calibration_chunk_tokens = 64;
 
 KOKKOS_INLINE_FUNCTION int chunk_end(int chunk, int tokens)
 {
@@ -93,83 +96,131 @@ KOKKOS_INLINE_FUNCTION int chunk_end(int chunk, int tokens)
 template <class ExecutionSpace>
 using PartialSums = Kokkos::View<double ***, Kokkos::LayoutRight, typename ExecutionSpace::memory_space>;
 
-// The column statistics of one batch merged into the running ones, in two kernels: partial
-// sums per chunk of tokens, then per column the batch's (count, mean, M2) merged with
-// Chan et al.'s update. The batch's M2 comes from sums of x − K with K the running mean
-// (for the first batch its first token): the shifted-data formula, stable as long as K is
-// within a few standard deviations of the batch mean, unlike Σx² − (Σx)².
-// partials: workspace of at least chunks × columns × 3. Returns the number of NaN/Inf
-// inputs; the statistics are left unchanged when there are any.
+// H is accumulated in float by a GEMM. Every entry of XᵀX, and every partial sum a GEMM
+// forms of it, is bounded by the largest column sum Σ_t x_tj² (Cauchy–Schwarz); H stays a
+// weighted average of such sums times at most 2. Batches whose largest column sum exceeds
+// this limit could overflow H to ±Inf (and Inf − Inf to NaN), so they are refused.
+inline constexpr double max_column_square_sum = std::numeric_limits<float>::max() / 4;
+
+// Slots of the partial sums per (chunk, column).
+enum PartialSlot : int
+{
+  shifted_sum,        // Σ (x − K)
+  shifted_square_sum, // Σ (x − K)²
+  absolute_sum,       // Σ |x|
+  square_sum,         // Σ x², for the overflow check
+  non_finite_count,   // NaN and Inf values, which are counted, not summed
+  partial_slots
+};
+
+// One pass over the batch: the partial sums per chunk of tokens and column (workspace
+// `partials` of at least chunks × columns × partial_slots). K is the running mean (for the
+// first batch the first token), so that the batch's M2 can come from the shifted-data
+// formula, stable as long as K is within a few standard deviations of the batch mean,
+// unlike Σx² − (Σx)². Asynchronous.
 template <class ExecutionSpace, class InputView>
-std::int64_t accumulate_column_statistics(ExecutionSpace const &space, InputView const &inputs,
-                                          std::int64_t tokens_before, PartialSums<ExecutionSpace> const &partials,
-                                          Vector<ExecutionSpace, double> const &mean_abs,
-                                          Vector<ExecutionSpace, double> const &mean,
-                                          Vector<ExecutionSpace, double> const &m2)
+void column_partial_sums(ExecutionSpace const &space, InputView const &inputs, bool first_batch,
+                         PartialSums<ExecutionSpace> const &partials, Vector<ExecutionSpace, double> const &mean)
 {
   int const tokens = static_cast<int>(inputs.extent(0));
   int const columns = static_cast<int>(inputs.extent(1));
   int const chunks = (tokens + calibration_chunk_tokens - 1) / calibration_chunk_tokens;
-  bool const first_batch = tokens_before == 0;
-  auto shift = [=] KOKKOS_FUNCTION(int column) -> double {
-    return first_batch ? static_cast<double>(inputs(0, column)) : mean(column);
-  };
-
-  // Non-finite values are counted, not summed (a +Inf and a -Inf in one column would
-  // otherwise raise FE_INVALID).
-  std::int64_t non_finite = 0;
-  Kokkos::parallel_reduce(
+  Kokkos::parallel_for(
       "sgpte::calibration_partial_sums",
       Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>>(
           space, 0, static_cast<std::int64_t>(chunks) * columns),
-      KOKKOS_LAMBDA(std::int64_t item, std::int64_t & bad) {
+      KOKKOS_LAMBDA(std::int64_t item) {
         int const chunk = static_cast<int>(item / columns);
         int const column = static_cast<int>(item % columns);
         int const end = chunk_end(chunk, tokens);
-        double const k = compat::isfinite(shift(column)) ? shift(column) : 0.0;
-        double sum = 0, square_sum = 0, abs_sum = 0;
+        double const shift = first_batch ? static_cast<double>(inputs(0, column)) : mean(column);
+        double const k = compat::isfinite(shift) ? shift : 0.0;
+        double sum = 0, shifted_squares = 0, abs_sum = 0, squares = 0, bad = 0;
         for (int t = chunk * calibration_chunk_tokens; t < end; ++t)
         {
           float const x = inputs(t, column);
           if (!compat::isfinite(x))
           {
-            ++bad;
+            bad += 1;
             continue;
           }
           double const d = x - k;
           sum += d;
-          square_sum += d * d;
+          shifted_squares += d * d;
           abs_sum += compat::fabs(x);
+          squares += static_cast<double>(x) * x;
         }
-        partials(chunk, column, 0) = sum;
-        partials(chunk, column, 1) = square_sum;
-        partials(chunk, column, 2) = abs_sum;
-      },
-      non_finite);
-  if (non_finite > 0)
-    return non_finite;
+        partials(chunk, column, shifted_sum) = sum;
+        partials(chunk, column, shifted_square_sum) = shifted_squares;
+        partials(chunk, column, absolute_sum) = abs_sum;
+        partials(chunk, column, square_sum) = squares;
+        partials(chunk, column, non_finite_count) = bad;
+      });
+}
 
-  double const n_a = static_cast<double>(tokens_before);
-  double const n_b = tokens;
-  Kokkos::parallel_for(
-      "sgpte::calibration_merge", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns),
-      KOKKOS_LAMBDA(int column) {
-        double sum = 0, square_sum = 0, abs_sum = 0;
+// The column that disqualifies the batch, if any, in one reduction (the one synchronisation
+// of add_batch): a column holding NaN or Inf reports poisoned_column, any other its Σ x²
+// (at most FLT_MAX² · tokens, far below it). The batch is acceptable when the result is at
+// most max_column_square_sum.
+inline constexpr double poisoned_column = std::numeric_limits<double>::max();
+
+template <class ExecutionSpace>
+Kokkos::ValLocScalar<double, int> worst_column(ExecutionSpace const &space, PartialSums<ExecutionSpace> const &partials,
+                                               int chunks, int columns)
+{
+  Kokkos::ValLocScalar<double, int> worst;
+  double const poisoned = poisoned_column;
+  Kokkos::parallel_reduce(
+      "sgpte::calibration_check", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns),
+      KOKKOS_LAMBDA(int column, Kokkos::ValLocScalar<double, int> & partial) {
+        double squares = 0, bad = 0;
         for (int chunk = 0; chunk < chunks; ++chunk)
         {
-          sum += partials(chunk, column, 0);
-          square_sum += partials(chunk, column, 1);
-          abs_sum += partials(chunk, column, 2);
+          squares += partials(chunk, column, square_sum);
+          bad += partials(chunk, column, non_finite_count);
         }
-        double const batch_mean = shift(column) + sum / n_b;
-        double const batch_m2 = square_sum - sum * sum / n_b;
+        double const value = bad > 0 ? poisoned : squares;
+        if (value > partial.val)
+        {
+          partial.val = value;
+          partial.loc = column;
+        }
+      },
+      Kokkos::MaxLoc<double, int>(worst));
+  return worst;
+}
+
+// Merges the batch's (count, mean, M2) per column into the running ones with Chan et al.'s
+// update. Asynchronous.
+template <class ExecutionSpace, class InputView>
+void merge_column_statistics(ExecutionSpace const &space, InputView const &inputs,
+                             PartialSums<ExecutionSpace> const &partials, std::int64_t tokens_before,
+                             Vector<ExecutionSpace, double> const &mean_abs, Vector<ExecutionSpace, double> const &mean,
+                             Vector<ExecutionSpace, double> const &m2)
+{
+  int const chunks = (static_cast<int>(inputs.extent(0)) + calibration_chunk_tokens - 1) / calibration_chunk_tokens;
+  bool const first_batch = tokens_before == 0;
+  double const n_a = static_cast<double>(tokens_before);
+  double const n_b = static_cast<double>(inputs.extent(0));
+  Kokkos::parallel_for(
+      "sgpte::calibration_merge", Kokkos::RangePolicy<ExecutionSpace>(space, 0, static_cast<int>(mean.extent(0))),
+      KOKKOS_LAMBDA(int column) {
+        double sum = 0, shifted_squares = 0, abs_sum = 0;
+        for (int chunk = 0; chunk < chunks; ++chunk)
+        {
+          sum += partials(chunk, column, shifted_sum);
+          shifted_squares += partials(chunk, column, shifted_square_sum);
+          abs_sum += partials(chunk, column, absolute_sum);
+        }
+        double const shift = first_batch ? static_cast<double>(inputs(0, column)) : mean(column);
+        double const batch_mean = shift + sum / n_b;
+        double const batch_m2 = shifted_squares - sum * sum / n_b;
         double const n = n_a + n_b;
         double const delta = batch_mean - mean(column);
         mean(column) += delta * (n_b / n);
         m2(column) += (batch_m2 > 0.0 ? batch_m2 : 0.0) + delta * delta * (n_a * n_b / n);
         mean_abs(column) = (mean_abs(column) * n_a + abs_sum) / n;
       });
-  return 0;
 }
 
 // H = beta H + alpha XᵀX for X of tokens × columns in any layout.
@@ -233,15 +284,23 @@ void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &spac
                      detail::calibration_chunk_tokens;
   if (static_cast<int>(_partials.extent(0)) < chunks) // grow-only: no allocation per batch
     _partials = detail::PartialSums<ExecutionSpace>(
-        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::partial_sums"), chunks, columns(), 3);
-  std::int64_t const non_finite =
-      detail::accumulate_column_statistics(space, inputs, _tokens, _partials, _mean_abs, _mean, _m2);
-  if (non_finite > 0)
+        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::partial_sums"), chunks, columns(),
+        detail::partial_slots);
+  detail::column_partial_sums(space, inputs, _tokens == 0, _partials, _mean);
+  if (auto const worst = detail::worst_column(space, _partials, chunks, columns());
+      worst.val > detail::max_column_square_sum)
   {
     Kokkos::Profiling::popRegion();
-    throw NumericalError("calibration batch holds " + std::to_string(non_finite) +
-                         " NaN or Inf values");
+    std::ostringstream message;
+    if (worst.val == detail::poisoned_column)
+      message << "calibration batch holds NaN or Inf values (input column " << worst.loc << ")";
+    else
+      message << "calibration batch overflows the float Hessian: column " << worst.loc
+              << " has a sum of squares of " << worst.val << " over the batch (at most "
+              << detail::max_column_square_sum << " fits); the activations are too large";
+    throw NumericalError(message.str());
   }
+  detail::merge_column_statistics(space, inputs, _partials, _tokens, _mean_abs, _mean, _m2);
 
   // The reference's update H *= n/(n+t); n += t; H += (2/n) XᵀX as one GEMM.
   std::int64_t const total = _samples + samples;

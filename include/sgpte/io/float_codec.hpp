@@ -93,6 +93,8 @@ inline float round_trip(Dtype dtype, float value)
 inline void decode_to_float(Dtype dtype, unsigned char const *bytes, std::size_t count, float *out)
 {
   detail::require_floating_point(dtype, "decode_to_float");
+  if (count == 0) // an empty tensor's `out` may be null, which memcpy must not be given
+    return;
   switch (dtype)
   {
   case Dtype::F16:

@@ -142,7 +142,8 @@ public:
                                            // true
       std::transform(data, data + tensor.element_count, values.begin(),
                      [](unsigned char byte) { return byte != 0; });
-    else
+    else if (tensor.byte_size() > 0) // an empty vector's data() may be null, which memcpy
+                                     // must not be given
       std::memcpy(values.data(), data, tensor.byte_size());
     return values;
   }

@@ -33,6 +33,14 @@
 namespace sgpte::io
 {
 
+// The name, dtype and shape of a tensor: all that a file's layout depends on.
+struct TensorLayout
+{
+  std::string name;
+  Dtype dtype;
+  std::vector<std::size_t> shape;
+};
+
 class SafetensorsWriter
 {
 public:
@@ -89,35 +97,42 @@ public:
 
   void write(std::filesystem::path const &path) const
   {
-    // _tensors is ordered by name; a stable sort by dtype keeps that order among equals.
-    std::vector<std::pair<std::string const *, Tensor const *>> ordered;
+    std::vector<HeaderEntry> entries;
     for (auto const &[name, tensor] : _tensors)
-      ordered.emplace_back(&name, &tensor);
-    std::stable_sort(ordered.begin(), ordered.end(),
-                     [](auto const &a, auto const &b)
-                     { return a.second->dtype > b.second->dtype; });
-
-    nlohmann::ordered_json header = nlohmann::ordered_json::object();
-    if (!_metadata.empty())
-      header["__metadata__"] = _metadata;
-    std::size_t offset = 0;
-    for (auto const &[name, tensor] : ordered)
-    {
-      header[*name] = {{"dtype", std::string(dtype_name(tensor->dtype))},
-                       {"shape", tensor->shape},
-                       {"data_offsets", {offset, offset + tensor->bytes.size()}}};
-      offset += tensor->bytes.size();
-    }
-    std::string header_text = header.dump();
-    header_text.append((8 - header_text.size() % 8) % 8, ' ');
+      entries.push_back({&name, tensor.dtype, &tensor.shape, tensor.bytes.size()});
+    std::string const header_text = header(_metadata, entries);
     std::uint64_t const header_length = header_text.size();
 
     AtomicFileWriter out(path);
     out.write(&header_length, sizeof header_length);
     out.write(header_text);
-    for (auto const &entry : ordered)
-      out.write(entry.second->bytes.data(), entry.second->bytes.size());
+    for (auto const &entry : entries)
+    {
+      auto const &bytes = _tensors.at(*entry.name).bytes;
+      out.write(bytes.data(), bytes.size());
+    }
     out.commit();
+  }
+
+  // The size in bytes of the file write() produces for tensors of these names, dtypes and
+  // shapes and this metadata, known before their data exists (a packed layer's size is
+  // reported before it is written, or without writing it).
+  static std::uint64_t file_size(std::map<std::string, std::string> const &metadata,
+                                 std::vector<TensorLayout> const &tensors)
+  {
+    std::vector<HeaderEntry> entries;
+    std::uint64_t data_size = 0;
+    for (auto const &tensor : tensors)
+    {
+      auto const count = detail::checked_element_count(tensor.shape);
+      auto const size = count ? detail::checked_multiply(*count, dtype_size(tensor.dtype)) : std::nullopt;
+      if (!size)
+        throw InvalidArgument("safetensors writer: tensor '" + tensor.name + "': shape " +
+                              detail::format_shape(tensor.shape) + " is too large");
+      entries.push_back({&tensor.name, tensor.dtype, &tensor.shape, *size});
+      data_size += *size;
+    }
+    return sizeof(std::uint64_t) + header(metadata, entries).size() + data_size;
   }
 
 private:
@@ -127,6 +142,37 @@ private:
     std::vector<std::size_t> shape;
     std::vector<unsigned char> bytes;
   };
+
+  struct HeaderEntry
+  {
+    std::string const *name;
+    Dtype dtype;
+    std::vector<std::size_t> const *shape;
+    std::size_t size;
+  };
+
+  // Puts the entries into the file's order (descending dtype, then name) and returns the
+  // JSON header padded with spaces to a multiple of 8 bytes.
+  static std::string header(std::map<std::string, std::string> const &metadata,
+                            std::vector<HeaderEntry> &entries)
+  {
+    std::sort(entries.begin(), entries.end(), [](HeaderEntry const &a, HeaderEntry const &b)
+              { return a.dtype != b.dtype ? a.dtype > b.dtype : *a.name < *b.name; });
+    nlohmann::ordered_json json = nlohmann::ordered_json::object();
+    if (!metadata.empty())
+      json["__metadata__"] = metadata;
+    std::size_t offset = 0;
+    for (auto const &entry : entries)
+    {
+      json[*entry.name] = {{"dtype", std::string(dtype_name(entry.dtype))},
+                             {"shape", *entry.shape},
+                             {"data_offsets", {offset, offset + entry.size}}};
+      offset += entry.size;
+    }
+    std::string text = json.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    return text;
+  }
 
   static void require_utf8(std::string const &text, std::string const &what)
   {

@@ -52,6 +52,10 @@ public:
   }
 
   std::filesystem::path const &weights_path() const { return _reader.path(); }
+  // The weights file as read (replacements are not applied to it).
+  io::SafetensorsReader const &original_weights() const { return _reader; }
+  // The name under which the tensor of the canonical name is stored in the file.
+  std::string stored_name(std::string const &canonical) const { return file_name(canonical); }
   io::OptConfig const &config() const { return _config; }
   int layers() const { return static_cast<int>(_config.num_hidden_layers); }
 
@@ -72,6 +76,16 @@ public:
     else
       _reader.read_as_float(file_name(name), values.data(), values.size());
     return values;
+  }
+
+  // The tensor's bytes in its dtype: the replacement if there is one, else the file's.
+  std::vector<unsigned char> stored_bytes(std::string const &name) const
+  {
+    auto const replacement = _replaced.find(name);
+    if (replacement != _replaced.end())
+      return replacement->second;
+    io::ByteSpan const bytes = _reader.bytes(file_name(name));
+    return {bytes.data, bytes.data + bytes.size};
   }
 
   // Replaces a tensor's values (row-major, its full size), stored in the tensor's dtype.

@@ -28,6 +28,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -42,6 +43,9 @@ struct SequentialOptions
   LayerBitsSchedule layer_bits;   // when given: each layer's target average bits
   int min_layer = 0;              // compress layers min_layer <= i < max_layer
   std::optional<int> max_layer;   // default: the number of layers
+  // Layers min_layer <= i < restored_until were compressed by an interrupted run and are
+  // restored in the checkpoint (layer_checkpoints.hpp): they are only passed through.
+  int restored_until = 0;
   ForwardOptions forward;
 
   int end_layer(int layers) const { return max_layer.value_or(layers); }
@@ -87,6 +91,14 @@ struct SequentialOptions
   }
 };
 
+// Called with each module right after fasterprune, before anything else changes its weights:
+// the weight's name and dtype in the checkpoint, the weights left, the result and the options
+// (e.g. to pack the module: packed/model_writer.hpp).
+template <class ExecutionSpace>
+using CompressedModuleSink =
+    std::function<void(std::string const &tensor_name, io::Dtype dtype, Matrix<ExecutionSpace> const &weight,
+                       LayerResult<ExecutionSpace> const &result, CompressionOptions const &options)>;
+
 // The name of a module in the statistics, e.g. "layers.3.self_attn.k_proj".
 inline std::string statistics_name(int layer, LinearModule module)
 {
@@ -94,11 +106,14 @@ inline std::string statistics_name(int layer, LinearModule module)
 }
 
 // Compresses the checkpoint's layers in place (OptCheckpoint::replace) and adds each
-// module's statistics to `stats`.
+// module's statistics to `stats`; layer_done(i) is called once layer i is compressed and
+// stored in the checkpoint (e.g. to save a LayerCheckpoints).
 template <class ExecutionSpace>
 void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
                          TokenWindows const &calibration, SequentialOptions const &options,
-                         QuantizationStats &stats, ProgressCallback const &progress = {})
+                         QuantizationStats &stats, ProgressCallback const &progress = {},
+                         CompressedModuleSink<ExecutionSpace> const &sink = {},
+                         std::function<void(int layer)> const &layer_done = {})
 {
   io::OptConfig const &config = checkpoint.config();
   int const layers = checkpoint.layers();
@@ -128,9 +143,11 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
   {
     std::string const where = "layer " + std::to_string(layer + 1) + "/" + std::to_string(layers);
     auto const weights = load_decoder_layer(space, checkpoint, layer);
-    if (layer < options.min_layer)
+    if (layer < options.min_layer || layer < options.restored_until)
     {
       report(progress, "compress", step, steps, where + ": forward (not compressed)");
+      if (layer >= options.min_layer)
+        step += static_cast<int>(linear_modules.size() + 2);
       decoder_layer_forward(space, config, weights, workspace, inputs, outputs);
       std::swap(inputs, outputs);
       continue;
@@ -141,7 +158,7 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
     {
       auto const dtype = checkpoint.info(linear_weight_name(layer, module)).dtype;
       compressors.emplace_back(space, statistics_name(layer, module), weights[module].weight,
-                               &stats, static_cast<int>(io::dtype_size(dtype)));
+                               &stats, dtype);
     }
     report(progress, "compress", step, steps, where + ": calibration forward");
     // Each window counts as one calibration sample, as each of the reference's forward
@@ -156,12 +173,16 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
     {
       report(progress, "compress", step, steps, where + ": fasterprune " + module_path(module));
       auto &compressor = compressors[module_index(module)];
-      compressor.fasterprune(space, layer_options);
+      auto const result = compressor.fasterprune(space, layer_options);
       compressor.free();
-      store_linear_weight(space, checkpoint, linear_weight_name(layer, module),
-                          weights[module].weight);
+      std::string const tensor_name = linear_weight_name(layer, module);
+      if (sink)
+        sink(tensor_name, checkpoint.info(tensor_name).dtype, weights[module].weight, result, layer_options);
+      store_linear_weight(space, checkpoint, tensor_name, weights[module].weight);
       ++step;
     }
+    if (layer_done)
+      layer_done(layer);
     report(progress, "compress", step, steps, where + ": forward through the compressed layer");
     decoder_layer_forward(space, config, weights, workspace, inputs, outputs);
     std::swap(inputs, outputs);

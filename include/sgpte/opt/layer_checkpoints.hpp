@@ -1,0 +1,142 @@
+#ifndef SGPTE_OPT_LAYER_CHECKPOINTS_HPP
+#define SGPTE_OPT_LAYER_CHECKPOINTS_HPP
+
+// Per-layer checkpoints of a long sequential compression, so that an interrupted run can
+// resume from the last completed decoder layer (sgpte-opt --resume):
+//
+//   OUTPUT/sgpte-resume/layer-<i>.safetensors
+//
+// holds decoder layer i's six compressed weights, exactly as stored in the checkpoint (its
+// dtype), and in its metadata the run's fingerprint and the six modules' statistics (JSON).
+// Each file is written atomically once its layer is complete. Resuming restores the weights
+// of the leading complete layers into the checkpoint and their statistics; the calibration
+// activations of the next layer are then recomputed through the restored layers with the very
+// kernels an uninterrupted run applies to the very same weights, so the result is identical
+// bit for bit on the same backend. A checkpoint of another run (another fingerprint: model,
+// data, options or backend) is refused, never mixed in.
+
+#include <sgpte/core/error.hpp>
+#include <sgpte/io/detail/file_error.hpp>
+#include <sgpte/io/safetensors_reader.hpp>
+#include <sgpte/io/safetensors_writer.hpp>
+#include <sgpte/opt/opt_checkpoint.hpp>
+#include <sgpte/opt/tensor_names.hpp>
+#include <sgpte/stats/quantization_stats.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace sgpte::opt
+{
+
+class LayerCheckpoints
+{
+public:
+  static constexpr char const *directory_name = "sgpte-resume";
+
+  // fingerprint: everything the result depends on (the driver's choice of what that is).
+  LayerCheckpoints(std::filesystem::path const &output, std::string fingerprint)
+      : _directory(output / directory_name), _fingerprint(std::move(fingerprint))
+  {
+  }
+
+  std::filesystem::path const &directory() const { return _directory; }
+
+  // Removes every checkpoint (a fresh run, or one that completed).
+  void clear() const
+  {
+    std::error_code error;
+    std::filesystem::remove_all(_directory, error);
+    if (error)
+      io::detail::throw_file_error(_directory, "cannot remove the layer checkpoints: " + error.message());
+  }
+
+  // Writes layer's checkpoint from the checkpoint's (already replaced) weights and the
+  // statistics of its modules.
+  void save(OptCheckpoint const &checkpoint, int layer, std::vector<LayerStatistics> const &modules) const
+  {
+    std::error_code error;
+    std::filesystem::create_directories(_directory, error);
+    if (error)
+      io::detail::throw_file_error(_directory, "cannot create the layer checkpoint directory: " + error.message());
+    io::SafetensorsWriter writer;
+    nlohmann::json statistics = nlohmann::json::array();
+    for (LayerStatistics const &module : modules)
+      statistics.push_back(QuantizationStats::layer_json(module));
+    writer.set_metadata(run_key, _fingerprint);
+    writer.set_metadata(statistics_key, statistics.dump());
+    std::vector<std::vector<unsigned char>> stored;
+    stored.reserve(linear_modules.size());
+    for (LinearModule const module : linear_modules)
+    {
+      std::string const name = linear_weight_name(layer, module);
+      io::TensorInfo const &info = checkpoint.info(name);
+      stored.push_back(checkpoint.stored_bytes(name));
+      writer.add_tensor(name, info.dtype, info.shape, io::ByteSpan{stored.back().data(), stored.back().size()});
+    }
+    writer.write(file(layer)); // atomically
+  }
+
+  // Restores the complete layers first_layer, first_layer + 1, ... into the checkpoint and
+  // their statistics into `stats`; returns the first layer without a checkpoint (at most
+  // end_layer).
+  int restore(OptCheckpoint &checkpoint, int first_layer, int end_layer, QuantizationStats &stats) const
+  {
+    int layer = first_layer;
+    for (; layer < end_layer && std::filesystem::exists(file(layer)); ++layer)
+    {
+      io::SafetensorsReader const reader(file(layer));
+      auto const &metadata = reader.metadata();
+      auto const run = metadata.find(run_key);
+      if (run == metadata.end() || run->second != _fingerprint)
+        io::detail::throw_file_error(file(layer), "is a checkpoint of another run (other model, data, options or "
+                                                  "backend); remove " + _directory.string() +
+                                                      " to start afresh");
+      auto const statistics = metadata.find(statistics_key);
+      if (statistics == metadata.end())
+        io::detail::throw_file_error(file(layer), "has no statistics in its metadata");
+      nlohmann::json modules;
+      try
+      {
+        modules = nlohmann::json::parse(statistics->second);
+        for (auto const &module : modules)
+          stats.add(QuantizationStats::layer_from_json(module));
+      }
+      catch (nlohmann::json::exception const &error)
+      {
+        io::detail::throw_file_error(file(layer), std::string("holds invalid statistics: ") + error.what());
+      }
+      for (LinearModule const module : linear_modules)
+      {
+        std::string const name = linear_weight_name(layer, module);
+        std::vector<float> values(checkpoint.info(name).element_count);
+        if (!reader.contains(name) || reader.info(name).dtype != checkpoint.info(name).dtype ||
+            reader.info(name).shape != checkpoint.info(name).shape)
+          io::detail::throw_file_error(file(layer), "lacks tensor '" + name + "' in the checkpoint's dtype and shape");
+        reader.read_as_float(name, values.data(), values.size());
+        checkpoint.replace(name, values);
+      }
+    }
+    return layer;
+  }
+
+private:
+  static constexpr char const *run_key = "sgpte.run";
+  static constexpr char const *statistics_key = "sgpte.statistics";
+
+  std::filesystem::path file(int layer) const
+  {
+    return _directory / ("layer-" + std::to_string(layer) + ".safetensors");
+  }
+
+  std::filesystem::path _directory;
+  std::string _fingerprint;
+};
+
+} // namespace sgpte::opt
+
+#endif
