@@ -17,9 +17,11 @@
 #include <Kokkos_Random.hpp>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -71,6 +73,7 @@ struct Options
   int batch = 2048;
   int repeat = 1;
   std::string backend = "default";
+  std::string json; // also write the results here
 };
 
 template <class ExecutionSpace>
@@ -81,6 +84,7 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
       throw sgpte::InvalidArgument("--configs: unknown configuration '" + name + "'");
   std::printf("sgpte-bench on %s (Kokkos %s), %ld calibration tokens in batches of %d\n", ExecutionSpace::name(),
               sgpte::compat::version_string().c_str(), options.tokens, options.batch);
+  nlohmann::json results = nlohmann::json::array();
   std::printf("%-11s %-26s %12s %14s %11s %9s %12s\n", "shape", "configuration", "statistics s", "factorization s",
               "allocation s", "sweep s", "fasterprune s");
   for (auto const &text : options.shapes)
@@ -117,7 +121,26 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
       }
       std::printf("%-11s %-26s %12.3f %14.3f %11.3f %9.3f %12.3f\n", text.c_str(), name.c_str(), best.statistics,
                   best.factorization, best.allocation, best.sweep, best_total);
+      std::fflush(stdout);
+      results.push_back({{"shape", text},
+                         {"configuration", name},
+                         {"statistics_seconds", best.statistics},
+                         {"factorization_seconds", best.factorization},
+                         {"allocation_seconds", best.allocation},
+                         {"sweep_seconds", best.sweep},
+                         {"fasterprune_seconds", best_total}});
     }
+  }
+  if (!options.json.empty())
+  {
+    nlohmann::json const json = {{"backend", ExecutionSpace::name()},
+                                 {"kokkos", sgpte::compat::version_string()},
+                                 {"tokens", options.tokens},
+                                 {"results", results}};
+    std::ofstream out(options.json);
+    out << json.dump(2) << "\n";
+    if (!out)
+      throw sgpte::FileError(options.json + ": cannot write the results");
   }
 }
 
@@ -134,6 +157,7 @@ int main(int argc, char *argv[])
   app.add_option("--tokens", options.tokens, "Calibration tokens")->capture_default_str();
   app.add_option("--batch", options.batch, "Tokens per add_batch call")->capture_default_str();
   app.add_option("--repeat", options.repeat, "Runs per configuration (best is shown)")->capture_default_str();
+  app.add_option("--json", options.json, "Also write the results as JSON to this file");
   app.add_option("--backend", options.backend, "Kokkos execution space to run on")
       ->check(CLI::IsMember(sgpte::drivers::enabled_backends()))
       ->capture_default_str();

@@ -70,10 +70,8 @@ public:
 
   Kokkos::View<float, memory_space> const &threshold() const { return _threshold; }
 
-  // The steps of select(). Public only because CUDA forbids device lambdas in private
-  // member functions.
-  // Each pass reads one field and writes others, so the concurrent threads of a scan
-  // never see a value another thread of the same scan wrote.
+  // Progress of the selection on the device. Each pass reads one field and writes others,
+  // so no thread of a pass reads a value another thread of the same pass wrote.
   struct State
   {
     std::int64_t rank_overall;   // rank among all values (read by the high pass)
@@ -81,6 +79,8 @@ public:
     std::int64_t rank_in_bucket; // rank inside that bucket (read by the low pass)
   };
 
+  // The steps of select(). Public only because CUDA forbids device lambdas in private
+  // member functions.
   void histogram_pass(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
                       Matrix<ExecutionSpace> const &lower, int begin, int count, bool high)
   {
@@ -104,32 +104,45 @@ public:
   }
 
   // The bucket b with (count below b) <= rank < (count up to b); then the remaining rank.
+  // One team: each thread owns a run of buckets, a team scan gives each run its offset,
+  // and the run holding the rank walks its buckets. A single launch, where a device-wide
+  // scan would take several.
   void find_bucket(ExecutionSpace const &space, bool high)
   {
     auto const histogram = _histogram;
     auto const state = _state;
     auto const threshold = _threshold;
-    Kokkos::parallel_scan(
-        "sgpte::threshold_bucket", Kokkos::RangePolicy<ExecutionSpace>(space, 0, buckets),
-        KOKKOS_LAMBDA(int b, std::int64_t & below, bool final) {
-          std::int64_t const in_bucket = histogram(b);
-          if (final)
-          {
-            std::int64_t const rank = high ? state().rank_overall : state().rank_in_bucket;
-            if (below <= rank && rank < below + in_bucket)
+    using member_type = typename Kokkos::TeamPolicy<ExecutionSpace>::member_type;
+    Kokkos::parallel_for(
+        "sgpte::threshold_bucket", Kokkos::TeamPolicy<ExecutionSpace>(space, 1, Kokkos::AUTO),
+        KOKKOS_LAMBDA(member_type const &team) {
+          int const runs = team.team_size();
+          int const run_length = (buckets + runs - 1) / runs;
+          std::int64_t const rank = high ? state().rank_overall : state().rank_in_bucket;
+          Kokkos::parallel_scan(Kokkos::TeamThreadRange(team, runs), [&](int run, std::int64_t &below, bool final) {
+            int const first = run * run_length;
+            int const last = first + run_length < buckets ? first + run_length : buckets;
+            std::int64_t in_run = 0;
+            for (int b = first; b < last; ++b)
+              in_run += histogram(b);
+            if (final && below <= rank && rank < below + in_run)
             {
+              std::int64_t before = below;
+              int b = first;
+              while (before + histogram(b) <= rank)
+                before += histogram(b++);
               if (high)
               {
                 state().high = static_cast<std::uint32_t>(b);
-                state().rank_in_bucket = rank - below;
+                state().rank_in_bucket = rank - before;
               }
               else
               {
                 threshold() = bits_to_float((state().high << 16) | static_cast<std::uint32_t>(b));
               }
             }
-          }
-          below += in_bucket;
+            below += in_run;
+          });
         });
   }
 
