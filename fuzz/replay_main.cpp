@@ -16,6 +16,8 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const *data, std::size_t size);
+// Optional, as in libFuzzer: one-time set-up of a target (e.g. starting Kokkos).
+extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 namespace
 {
@@ -36,6 +38,8 @@ std::vector<std::filesystem::path> inputs_of(std::filesystem::path const &argume
 
 int main(int argc, char *argv[])
 {
+  if (LLVMFuzzerInitialize)
+    LLVMFuzzerInitialize(&argc, &argv);
   std::size_t replayed = 0;
   for (int i = 1; i < argc; ++i)
     for (std::filesystem::path const &input : inputs_of(argv[i]))

@@ -4,7 +4,7 @@
 #
 #   bash fuzz/run_fuzzers.sh [seconds per target (default 600)] [target ...]
 #
-# Targets: safetensors_reader, opt_config, compression_cli (default: all). Each grows a
+# Targets: safetensors_reader, opt_config, compression_cli, packed_reader (default: all). Each grows a
 # working corpus in build-fuzz/corpus/<target>, seeded from fuzz/corpus/<target>, and
 # writes what it finds (crash-*, timeout-*, oom-*, leak-*) to build-fuzz/findings/<target>/.
 # The script fails if any target found something; see README.md for what to do then.
@@ -13,10 +13,10 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(safetensors_reader opt_config compression_cli)
+((${#targets[@]})) || targets=(safetensors_reader opt_config compression_cli packed_reader)
 build=build-fuzz # the binaryDir of the preset
 
-declare -A dictionary=([safetensors_reader]=safetensors [opt_config]=json [compression_cli]=compression_cli)
+declare -A dictionary=([safetensors_reader]=safetensors [opt_config]=json [compression_cli]=compression_cli [packed_reader]=packed)
 
 if ! command -v clang++ >/dev/null || ! compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
   echo "needs clang with libFuzzer (Debian 12: apt-get install -y clang libclang-rt-14-dev)" >&2

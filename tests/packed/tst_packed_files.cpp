@@ -210,6 +210,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(invalid_parameters_and_orders_are_refused, DeviceT
                                                  sizeof nan);
                                    },
                                    {"'q4.scale'", "finite and positive"});
+  // Finite, but codes far from the zero point would dequantize to ±Inf (found by fuzzing).
+  require_rejected<ExecutionSpace>(scratch, valid,
+                                   [](EditableFile &file)
+                                   {
+                                     float const huge = 1e38f;
+                                     std::memcpy(file.tensors.at("q4.scale").bytes.data(), &huge,
+                                                 sizeof huge);
+                                   },
+                                   {"'q4.scale'", "beyond the float range"});
   require_rejected<ExecutionSpace>(
       scratch, valid, [](EditableFile &file) { file.tensors.at("q4.zero").bytes[0] = 200; },
       {"'q4.zero'", "200", "more than 15"});

@@ -3,6 +3,13 @@
 
 Usage:
     python3 make_reference_cases.py --sparsegpt PATH --out DIR [--tokens 128]
+        [--seed-offset K] [--shapes 128x64:32,200x300] [--configs sp60,1of4,sp50_w2sym]
+
+Without --shapes/--configs it writes the committed cases (tests/data/reference). Other
+shapes (ROWSxCOLS[:BLOCKSIZE], default block size 128) and configurations (names as in
+CONFIGS, or spelt out: ``sp<percent>``, ``<n>of<m>``, ``w<bits>sym|asym``, joined by
+``_``, e.g. ``sp60_w4sym``, ``2of4_w3asym``) make fresh cases to check an implementation
+on inputs it has not seen.
 
 PATH is a checkout of IST-DASLab/sparsegpt (it must hold sparsegpt.py and quant.py).
 Those modules are imported from PATH and used UNMODIFIED; this script contains none of
@@ -53,6 +60,32 @@ DEAD_COLUMN = {(300, 200): [37]}  # all-zero input column ("dead" input)
 
 def blocksize_for(shape):
     return 32 if shape in [(64, 128), (96, 256)] else 128
+
+
+def parse_shapes(text):
+    """'128x64:32,200x300' -> [((128, 64), 32), ((200, 300), 128)]"""
+    shapes = []
+    for item in text.split(","):
+        m = re.fullmatch(r"(\d+)x(\d+)(?::(\d+))?", item.strip())
+        if not m:
+            sys.exit(f"error: --shapes: '{item}' is not ROWSxCOLS[:BLOCKSIZE]")
+        shapes.append(((int(m.group(1)), int(m.group(2))), int(m.group(3) or 128)))
+    return shapes
+
+
+def parse_config(name):
+    """'sp60_w4sym' -> (name, 0.6, 0, 0, 4, True); parts: sp<percent>, <n>of<m>, w<bits>sym|asym."""
+    sparsity, prunen, prunem, wbits, sym = 0.0, 0, 0, 0, False
+    for part in name.split("_"):
+        if m := re.fullmatch(r"sp(\d+)", part):
+            sparsity = int(m.group(1)) / 100
+        elif m := re.fullmatch(r"(\d+)of(\d+)", part):
+            prunen, prunem = int(m.group(1)), int(m.group(2))
+        elif m := re.fullmatch(r"w(\d+)(sym|asym)", part):
+            wbits, sym = int(m.group(1)), m.group(2) == "sym"
+        else:
+            sys.exit(f"error: --configs: '{part}' of '{name}' is not sp<percent>, <n>of<m> or w<bits>sym|asym")
+    return (name, sparsity, prunen, prunem, wbits, sym)
 
 
 def import_reference(path):
@@ -190,6 +223,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=128, help="calibration tokens per layer")
     ap.add_argument("--seed-offset", type=int, default=0,
                     help="added to every case's seed: 0 gives the committed cases, others fresh ones")
+    ap.add_argument("--shapes", default=None, help="ROWSxCOLS[:BLOCKSIZE],... instead of the committed shapes")
+    ap.add_argument("--configs", default=None, help="configuration names,... instead of the committed ones")
     ap.add_argument("--commit", default=None, help="reference commit hash (default: git rev-parse in PATH)")
     args = ap.parse_args()
 
@@ -200,14 +235,15 @@ def main():
     commit = args.commit or reference_commit(args.sparsegpt)
     os.makedirs(args.out, exist_ok=True)
 
+    shapes = parse_shapes(args.shapes) if args.shapes else [(shape, blocksize_for(shape)) for shape in SHAPES]
+    configs = [parse_config(c) for c in args.configs.split(",")] if args.configs else CONFIGS
     index = []
     total = 0
-    for si, shape in enumerate(SHAPES):
+    for si, (shape, bs) in enumerate(shapes):
         rows, cols = shape
-        bs = blocksize_for(shape)
         group_first = {}
         inputs = {}
-        for ci, cfg in enumerate(CONFIGS):
+        for ci, cfg in enumerate(configs):
             heavy = (si + ci) % 2 == 1
             seed = 1000 + 10 * si + (1 if heavy else 0) + args.seed_offset
             if heavy not in inputs:

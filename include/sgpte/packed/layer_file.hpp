@@ -283,6 +283,17 @@ PackedLayer<ExecutionSpace> read_layer(ExecutionSpace const &space,
         detail::read_zeros<std::uint8_t>(reader, names::zero(width), maxq, &zero(s, 0, 0), checks);
       else
         detail::read_zeros<std::uint16_t>(reader, names::zero(width), maxq, &zero(s, 0, 0), checks);
+      // Every code must dequantize to a finite weight: scale · (code − zero) for codes in
+      // [0, maxq], computed in float as unpack does (a finite scale near FLT_MAX is not).
+      for (std::size_t i = 0; i < values.size(); ++i)
+      {
+        float const zero_point = (&zero(s, 0, 0))[i];
+        float const farthest = std::max(zero_point, static_cast<float>(maxq) - zero_point);
+        if (!std::isfinite(values[i] * farthest))
+          checks.fail("tensor '" + names::scale(width) + "' holds " + std::to_string(values[i]) +
+                      ", with which codes " + std::to_string(static_cast<int>(farthest)) +
+                      " away from the zero point dequantize beyond the float range");
+      }
     }
     layer.device.scale =
         Kokkos::create_mirror_view_and_copy(typename ExecutionSpace::memory_space(), scale);
