@@ -4,7 +4,7 @@
 # model, calibration windows and evaluation tokens).
 # Variables: OPT (the program), MODEL_DIR, MODEL (name in the table), RUN (run name),
 # OPTIONS (comma-separated), CALIBRATION, EVALUATION, REFERENCE (the JSON file), STATS (output JSON),
-# TOLERANCE (relative, e.g. 0.02).
+# TOLERANCE_PERCENT (an integer).
 string(REPLACE "," ";" OPTIONS "${OPTIONS}")
 execute_process(COMMAND ${OPT} ${MODEL_DIR} --calibration ${CALIBRATION} --evaluation ${EVALUATION}
     --skip-dense-eval --stats-json ${STATS} ${OPTIONS}
@@ -40,16 +40,14 @@ foreach(value IN ITEMS ours reference)
   string(SUBSTRING "${CMAKE_MATCH_2}000000" 0 6 fraction)
   math(EXPR ${value}_micro "${integer} * 1000000 + ${fraction}")
 endforeach()
-string(REGEX REPLACE "^0\\." "" tolerance_digits "${TOLERANCE}")
-string(SUBSTRING "${tolerance_digits}000000" 0 6 tolerance_micro)
 math(EXPR difference "${ours_micro} - ${reference_micro}")
 if(difference LESS 0)
   math(EXPR difference "-${difference}")
 endif()
-# |ours − reference| ≤ tolerance · reference, both sides in millionths.
-math(EXPR bound "${reference_micro} * ${tolerance_micro} / 1000000")
+# |ours − reference| ≤ TOLERANCE_PERCENT % of reference, both sides in millionths.
+math(EXPR bound "${reference_micro} * ${TOLERANCE_PERCENT} / 100")
 message("${MODEL} ${RUN}: sgpte ${ours}, official pipeline ${reference} "
   "(difference ${difference} millionths, allowed ${bound})")
 if(difference GREATER bound)
-  message(FATAL_ERROR "${MODEL} ${RUN}: perplexity ${ours} is not within ${TOLERANCE} of the official pipeline's ${reference}")
+  message(FATAL_ERROR "${MODEL} ${RUN}: perplexity ${ours} is not within ${TOLERANCE_PERCENT} % of the official pipeline's ${reference}")
 endif()

@@ -45,15 +45,6 @@ import torch
 import torch.nn as nn
 
 SHAPES = [(64, 128), (96, 256), (256, 512), (300, 200)]
-# name, sparsity, prunen, prunem, wbits (0 = none), sym
-CONFIGS = [
-    ("sp50", 0.5, 0, 0, 0, False),
-    ("2of4", 0.0, 2, 4, 0, False),
-    ("4of8", 0.0, 4, 8, 0, False),
-    ("sp50_w4asym", 0.5, 0, 0, 4, False),
-    ("w3sym", 0.0, 0, 0, 3, True),
-    ("w8asym", 0.0, 0, 0, 8, False),
-]
 PERCDAMP = 0.01
 DEAD_COLUMN = {(300, 200): [37]}  # all-zero input column ("dead" input)
 
@@ -86,6 +77,10 @@ def parse_config(name):
         else:
             sys.exit(f"error: --configs: '{part}' of '{name}' is not sp<percent>, <n>of<m> or w<bits>sym|asym")
     return (name, sparsity, prunen, prunem, wbits, sym)
+
+
+# The committed configurations: (name, sparsity, prunen, prunem, wbits (0 = none), sym).
+CONFIGS = [parse_config(name) for name in ("sp50", "2of4", "4of8", "sp50_w4asym", "w3sym", "w8asym")]
 
 
 def import_reference(path):

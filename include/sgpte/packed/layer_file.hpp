@@ -272,28 +272,28 @@ PackedLayer<ExecutionSpace> read_layer(ExecutionSpace const &space,
     for (int s = 0; s < streams; ++s)
     {
       int const width = layout.widths[s];
-      std::vector<float> const values = reader.read_values<float>(names::scale(width));
-      for (std::size_t i = 0; i < values.size(); ++i)
-        if (!std::isfinite(values[i]) || !(values[i] > 0.0f))
-          checks.fail("tensor '" + names::scale(width) + "' holds " + std::to_string(values[i]) +
-                      ", but scales must be finite and positive");
-      std::memcpy(&scale(s, 0, 0), values.data(), values.size() * sizeof(float));
       int const maxq = (1 << width) - 1;
       if (zero_dtype(width) == io::Dtype::U8)
         detail::read_zeros<std::uint8_t>(reader, names::zero(width), maxq, &zero(s, 0, 0), checks);
       else
         detail::read_zeros<std::uint16_t>(reader, names::zero(width), maxq, &zero(s, 0, 0), checks);
-      // Every code must dequantize to a finite weight: scale · (code − zero) for codes in
-      // [0, maxq], computed in float as unpack does (a finite scale near FLT_MAX is not).
+      // Each scale with its zero point: every code in [0, maxq] must dequantize to a finite
+      // weight, scale · (code − zero) computed in float as unpack does (a finite scale near
+      // FLT_MAX is not enough).
+      std::vector<float> const values = reader.read_values<float>(names::scale(width));
       for (std::size_t i = 0; i < values.size(); ++i)
       {
         float const zero_point = (&zero(s, 0, 0))[i];
         float const farthest = std::max(zero_point, static_cast<float>(maxq) - zero_point);
+        if (!std::isfinite(values[i]) || !(values[i] > 0.0f))
+          checks.fail("tensor '" + names::scale(width) + "' holds " + std::to_string(values[i]) +
+                      ", but scales must be finite and positive");
         if (!std::isfinite(values[i] * farthest))
           checks.fail("tensor '" + names::scale(width) + "' holds " + std::to_string(values[i]) +
                       ", with which codes " + std::to_string(static_cast<int>(farthest)) +
                       " away from the zero point dequantize beyond the float range");
       }
+      std::memcpy(&scale(s, 0, 0), values.data(), values.size() * sizeof(float));
     }
     layer.device.scale =
         Kokkos::create_mirror_view_and_copy(typename ExecutionSpace::memory_space(), scale);
