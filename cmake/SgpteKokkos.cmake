@@ -65,9 +65,18 @@ if(NOT _sgpte_kokkos_usable)
   set(SGPTE_KOKKOS_FROM_FILES TRUE)
 endif()
 
-if(NOT TARGET Kokkos::kokkoskernels)
-  if(NOT SGPTE_KOKKOS_FROM_FILES)
-    find_package(KokkosKernels CONFIG QUIET)
+if(NOT TARGET Kokkos::kokkoskernels AND NOT SGPTE_KOKKOS_FROM_FILES)
+  # Kokkos Kernels must be built against this Kokkos (often installed beside it): never
+  # fall back to the Trilinos one below, which belongs to Debian's Kokkos.
+  set(_sgpte_kokkos_prefix)
+  if(Kokkos_DIR)
+    get_filename_component(_sgpte_kokkos_prefix "${Kokkos_DIR}/../../.." ABSOLUTE)
+  endif()
+  find_package(KokkosKernels CONFIG QUIET HINTS ${_sgpte_kokkos_prefix})
+  if(NOT TARGET Kokkos::kokkoskernels)
+    message(FATAL_ERROR
+      "Kokkos Kernels built against the Kokkos found in ${Kokkos_DIR} was not found: point "
+      "KokkosKernels_ROOT at its installation.")
   endif()
 endif()
 

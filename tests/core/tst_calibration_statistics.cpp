@@ -82,6 +82,45 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(samples_weigh_the_hessian, DeviceType, SGPTE_DEVIC
   BOOST_CHECK_THROW(statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(a), 0), sgpte::InvalidArgument);
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(copies_equal_statistics_accumulated_from_the_same_inputs, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(10);
+  sgpte::CalibrationStatistics<ExecutionSpace> source(space, 9), accumulated(space, 9),
+      copy(space, 9);
+  for (int tokens : {70, 130})
+  {
+    auto const batch =
+        sgpte_test::to_device<ExecutionSpace>(sgpte_test::random_matrix(tokens, 9, generator));
+    source.add_batch(space, batch, 2);
+    accumulated.add_batch(space, batch, 2);
+  }
+  copy.add_batch(space,
+                 sgpte_test::to_device<ExecutionSpace>(sgpte_test::random_matrix(5, 9, generator)));
+  copy.copy_from(space, source); // replaces what it held
+  BOOST_TEST(copy.tokens() == 200);
+  BOOST_TEST(copy.samples() == 4);
+  // The same kernels on the same inputs: equal to the last bit.
+  BOOST_TEST((sgpte_test::to_eigen(copy.hessian()) == sgpte_test::to_eigen(accumulated.hessian())));
+  BOOST_TEST((sgpte_test::to_vector(copy.column_mean()) ==
+              sgpte_test::to_vector(accumulated.column_mean())));
+  BOOST_TEST(
+      (sgpte_test::to_vector(copy.column_m2()) == sgpte_test::to_vector(accumulated.column_m2())));
+  BOOST_TEST((sgpte_test::to_vector(copy.column_mean_abs()) ==
+              sgpte_test::to_vector(accumulated.column_mean_abs())));
+  // A later batch continues from the copied state as from the accumulated one.
+  auto const more =
+      sgpte_test::to_device<ExecutionSpace>(sgpte_test::random_matrix(40, 9, generator));
+  copy.add_batch(space, more);
+  accumulated.add_batch(space, more);
+  BOOST_TEST((sgpte_test::to_eigen(copy.hessian()) == sgpte_test::to_eigen(accumulated.hessian())));
+
+  sgpte::CalibrationStatistics<ExecutionSpace> narrower(space, 8);
+  BOOST_CHECK_THROW(narrower.copy_from(space, source), sgpte::InvalidArgument);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(bad_batches_are_rejected_and_change_nothing, DeviceType, SGPTE_DEVICE_TYPES)
 {
   using ExecutionSpace = typename DeviceType::execution_space;

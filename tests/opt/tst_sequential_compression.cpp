@@ -88,14 +88,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(modules_are_calibrated_on_what_the_reference_hooks
     auto const edges = sgpte::opt::load_edge_weights(space, checkpoint);
     auto const ids = sgpte::opt::windows_on_device(space, windows, 0, windows.count());
     auto const input = sgpte::opt::embed_windows(space, config, edges, ids, windows.seqlen);
-    sgpte::opt::Activations<ExecutionSpace> output("output", input.extent(0), input.extent(1));
     // One window per chunk: the capture must see every chunk, in order.
     sgpte::opt::LayerWorkspace<ExecutionSpace> const workspace(space, config, windows.seqlen, 1);
     std::map<LinearModule, RowMajorXd> seen;
     std::vector<LinearModule> order;
-    sgpte::opt::decoder_layer_forward(
+    sgpte::opt::decoder_layer_capture(
         space, config, sgpte::opt::load_decoder_layer(space, checkpoint, 0), workspace, input,
-        output,
         [&](LinearModule module, auto const &x)
         {
           RowMajorXd const chunk = sgpte_test::to_host(x);

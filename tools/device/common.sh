@@ -18,3 +18,46 @@ env_report() {
   python3 -c 'import safetensors; print("safetensors", safetensors.__version__)' 2>&1
   echo "cpus $(nproc)"; cat "$REF/REFERENCE_COMMIT"; ls -la "$TRAIN" "$CAL" "$EVAL"
 }
+
+# The CUDA build's ingredients travel as one archive, .devices/prebuilt.tar.xz (git-ignored;
+# tools/README.md says what it holds and how it is made): sgpte-opt, sgpte-unpack and
+# sgpte-bench built on the development machine, the CUDA + OpenMP + Serial Kokkos
+# installation they link, header-only dependencies with their CMake packages, and the
+# Debian shared libraries the programs load. Unpacked once per machine.
+use_prebuilt() {
+  stage "unpack the prebuilt CUDA build"
+  if [ ! -e .devices/.unpacked ]; then
+    python3 -c 'import tarfile; tarfile.open(".devices/prebuilt.tar.xz").extractall(".devices")' &&
+      touch .devices/.unpacked || exit 1
+  fi
+  B=$(pwd -P)/.devices/build-cuda
+  SGPTE_LIBS=$(pwd -P)/.devices/lib:/usr/local/cuda/lib64
+  export PATH=/usr/local/cuda/bin:$PATH
+  # Kokkos Kernels' package names the cuBLAS of the build machine (/usr/local/cuda/lib).
+  local cublas; cublas=$(ls /usr/local/cuda/lib64/libcublas.so 2>/dev/null)
+  [ -n "$cublas" ] && sed -i "s|/usr/local/cuda/lib/libcublas.so|$cublas|" \
+    .devices/kokkos/lib/cmake/KokkosKernels/KokkosKernelsTargets.cmake
+  ls -la "$B"/drivers "$B"/bench; nproc; free -g | head -2
+}
+# Runs a prebuilt program with its shared libraries; Python keeps its own.
+with_libs() { env LD_LIBRARY_PATH="$SGPTE_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
+# Seconds left of a call's 600, less a margin for packing the results.
+left() { echo $(( 570 - $(elapsed) )); }
+
+# The test suite is built on the device (nvcc takes ~4 minutes per test source; 16 cores
+# there, 2 here), from a copy of the tree in /tmp so that the next call's fresh copy of the
+# tree does not make ninja rebuild it. It runs in its own session, so that it goes on
+# between two calls on the same machine; DEVBUILD/done holds ninja's exit status.
+DEVBUILD=/tmp/sgpte-devbuild
+start_device_build() {
+  stage "configure and build the test suite on the device (background, ${1} jobs)"
+  rm -rf "$DEVBUILD"; mkdir -p "$DEVBUILD"
+  mkdir -p "$DEVBUILD/src"
+  tar cf - --exclude=./.git --exclude=./.devices/prebuilt.tar.xz . | tar xf - -C "$DEVBUILD/src"
+  local src=$DEVBUILD/src
+  setsid nice -n 10 bash -c "cmake -S $src -B $DEVBUILD/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_CXX_COMPILER=$src/.devices/kokkos/bin/nvcc_wrapper -DKokkos_ROOT=$src/.devices/kokkos \
+      -DCMAKE_PREFIX_PATH=$src/.devices/sysdeps -DSGPTE_ENABLE_LAPACK=OFF -DSGPTE_ENABLE_TESTS=ON \
+      > $DEVBUILD/configure.log 2>&1 && ninja -C $DEVBUILD/build -j ${1} > $DEVBUILD/build.log 2>&1;
+      echo \$? > $DEVBUILD/done" < /dev/null > /dev/null 2>&1 &
+}

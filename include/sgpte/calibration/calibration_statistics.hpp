@@ -65,6 +65,22 @@ public:
   }
   void release_hessian() { _hessian = Matrix<ExecutionSpace>(); }
 
+  // Takes over the statistics of another layer fed the same inputs (OPT's q, k and v
+  // projections), instead of accumulating them again.
+  void copy_from(ExecutionSpace const &space, CalibrationStatistics const &other)
+  {
+    if (other.columns() != columns())
+      throw InvalidArgument("cannot copy calibration statistics of " +
+                            std::to_string(other.columns()) + " input columns into statistics of " +
+                            std::to_string(columns()));
+    Kokkos::deep_copy(space, hessian(), other.hessian());
+    Kokkos::deep_copy(space, _mean_abs, other._mean_abs);
+    Kokkos::deep_copy(space, _mean, other._mean);
+    Kokkos::deep_copy(space, _m2, other._m2);
+    _tokens = other._tokens;
+    _samples = other._samples;
+  }
+
   Vector<ExecutionSpace, double> const &column_mean_abs() const { return _mean_abs; }
   Vector<ExecutionSpace, double> const &column_mean() const { return _mean; }
   // Σ (x − mean)² per column; the population variance is m2 / tokens().

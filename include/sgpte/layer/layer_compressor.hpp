@@ -92,6 +92,7 @@ public:
   template <class InputView>
   void add_batch(ExecutionSpace const &space, InputView const &inputs, std::int64_t samples = 1)
   {
+    space.fence(); // the time of whatever produced the inputs is not the statistics'
     Kokkos::Timer timer;
     try
     {
@@ -105,6 +106,15 @@ public:
     {
       rethrow_for_layer(error);
     }
+    space.fence();
+    _statistics_seconds += timer.seconds();
+  }
+
+  // The statistics of a layer that was fed the same inputs (see CalibrationStatistics).
+  void copy_statistics_from(ExecutionSpace const &space, LayerCompressor const &other)
+  {
+    Kokkos::Timer timer;
+    _statistics.copy_from(space, other._statistics);
     space.fence();
     _statistics_seconds += timer.seconds();
   }

@@ -8,9 +8,9 @@
 //   post-LN: h = ln1(x + out_proj(attn(x)));  y = ln2(h + fc2(relu(fc1(h))))
 //
 // The batch (windows × seqlen tokens) runs through in chunks of whole windows, so that the
-// intermediate activations fit a LayerWorkspace of bounded size. A capture callback sees
-// the input of every linear module, chunk by chunk — what the reference's forward hooks
-// feed to add_batch: q, k and v get the same (layer-normed) input, out_proj the attention
+// intermediate activations fit a LayerWorkspace of bounded size. decoder_layer_capture's
+// callback sees the input of every linear module, chunk by chunk — what the reference's forward
+// hooks feed to add_batch: q, k and v get the same (layer-normed) input, out_proj the attention
 // context, fc1 its input, fc2 relu(fc1(...)).
 
 #include <sgpte/core/views.hpp>
@@ -113,13 +113,15 @@ struct NoCapture
 namespace detail
 {
 
-// One chunk of whole windows; input and output must not overlap.
+// One chunk of whole windows; input and output must not overlap. Without an output
+// (nullptr) the pass stops once every module's input has been captured: fc2's product and
+// the last residual are only needed for the layer's output.
 template <class ExecutionSpace, class Capture>
 void decoder_layer_chunk(ExecutionSpace const &space, io::OptConfig const &config,
                          DecoderLayerWeights<ExecutionSpace> const &layer,
                          LayerWorkspace<ExecutionSpace> const &workspace,
                          Activations<ExecutionSpace> const &input,
-                         Activations<ExecutionSpace> const &output, Capture &capture)
+                         Activations<ExecutionSpace> const *output, Capture &capture)
 {
   std::size_t const tokens = input.extent(0);
   auto const attention_input = workspace.a(tokens), q = workspace.b(tokens),
@@ -163,37 +165,66 @@ void decoder_layer_chunk(ExecutionSpace const &space, io::OptConfig const &confi
   capture(LinearModule::fc1, mlp_input);
   linear(space, layer[LinearModule::fc1], mlp_input, ffn, LinearEpilogue{1.0f, true});
   capture(LinearModule::fc2, ffn);
+  if (output == nullptr)
+    return;
   if (pre_norm)
   {
-    linear(space, layer[LinearModule::fc2], ffn, output, LinearEpilogue{}, residual);
+    linear(space, layer[LinearModule::fc2], ffn, *output, LinearEpilogue{}, residual);
   }
   else
   {
     linear(space, layer[LinearModule::fc2], ffn, v, LinearEpilogue{}, residual);
-    layer_norm(space, layer.final_layer_norm, v, output);
+    layer_norm(space, layer.final_layer_norm, v, *output);
   }
 }
 
-} // namespace detail
-
-// input, output: tokens × hidden for whole windows of workspace.seqlen() tokens; they must
-// not overlap. capture(LinearModule, Activations) is called with each module's input.
-template <class ExecutionSpace, class Capture = NoCapture>
-void decoder_layer_forward(ExecutionSpace const &space, io::OptConfig const &config,
-                           DecoderLayerWeights<ExecutionSpace> const &layer,
-                           LayerWorkspace<ExecutionSpace> const &workspace,
-                           Activations<ExecutionSpace> const &input,
-                           Activations<ExecutionSpace> const &output, Capture &&capture = {})
+// Runs the layer over `input` in chunks of whole windows; output may be nullptr (see
+// decoder_layer_chunk).
+template <class ExecutionSpace, class Capture>
+void decoder_layer_chunks(ExecutionSpace const &space, io::OptConfig const &config,
+                          DecoderLayerWeights<ExecutionSpace> const &layer,
+                          LayerWorkspace<ExecutionSpace> const &workspace,
+                          Activations<ExecutionSpace> const &input,
+                          Activations<ExecutionSpace> const *output, Capture &capture)
 {
   std::size_t const chunk =
       static_cast<std::size_t>(workspace.chunk_windows()) * workspace.seqlen();
   for (std::size_t begin = 0; begin < input.extent(0); begin += chunk)
   {
     std::size_t const end = std::min(input.extent(0), begin + chunk);
-    detail::decoder_layer_chunk(space, config, layer, workspace,
-                                detail::token_rows(input, begin, end),
-                                detail::token_rows(output, begin, end), capture);
+    auto const output_rows =
+        output != nullptr ? token_rows(*output, begin, end) : Activations<ExecutionSpace>();
+    decoder_layer_chunk(space, config, layer, workspace, token_rows(input, begin, end),
+                        output != nullptr ? &output_rows : nullptr, capture);
   }
+}
+
+} // namespace detail
+
+// input, output: tokens × hidden for whole windows of workspace.seqlen() tokens; they must
+// not overlap.
+template <class ExecutionSpace>
+void decoder_layer_forward(ExecutionSpace const &space, io::OptConfig const &config,
+                           DecoderLayerWeights<ExecutionSpace> const &layer,
+                           LayerWorkspace<ExecutionSpace> const &workspace,
+                           Activations<ExecutionSpace> const &input,
+                           Activations<ExecutionSpace> const &output)
+{
+  NoCapture capture;
+  detail::decoder_layer_chunks(space, config, layer, workspace, input, &output, capture);
+}
+
+// The layer's forward pass as far as every module's input: capture(LinearModule,
+// Activations) is called with each, chunk by chunk; the layer's output is not computed
+// (the calibration pass of sequential compression needs only the inputs).
+template <class ExecutionSpace, class Capture>
+void decoder_layer_capture(ExecutionSpace const &space, io::OptConfig const &config,
+                           DecoderLayerWeights<ExecutionSpace> const &layer,
+                           LayerWorkspace<ExecutionSpace> const &workspace,
+                           Activations<ExecutionSpace> const &input, Capture &&capture)
+{
+  detail::decoder_layer_chunks(space, config, layer, workspace, input,
+                               static_cast<Activations<ExecutionSpace> const *>(nullptr), capture);
 }
 
 } // namespace sgpte::opt

@@ -3,8 +3,9 @@
 
 // Sequential compression of an OPT model, as the reference's opt_sequential: the
 // calibration windows are embedded once, then for each decoder layer in turn
-//   1. one forward pass of all windows through the uncompressed layer feeds add_batch of
-//      its six linear modules (LayerCompressor, one per module), one sample per window;
+//   1. one forward pass of all windows through the uncompressed layer, as far as fc2's
+//      input, feeds add_batch of its linear modules (LayerCompressor, one per module), one
+//      sample per window; k and v take copies of q's statistics (the same input);
 //   2. the modules are compressed (fasterprune) in the reference's order, k, v, q,
 //      out_proj, fc1, fc2, and stored in the checkpoint in their dtype;
 //   3. a second pass through the compressed layer produces the next layer's inputs.
@@ -162,11 +163,18 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
     }
     report(progress, "compress", step, steps, where + ": calibration forward");
     // Each window counts as one calibration sample, as each of the reference's forward
-    // calls (one window) is one add_batch sample: H = (2/nsamples) Σ XᵀX as there.
-    decoder_layer_forward(
-        space, config, weights, workspace, inputs, outputs,
-        [&](LinearModule module, Activations<ExecutionSpace> const &input)
-        { compressors[module_index(module)].add_batch(space, input, input.extent(0) / seqlen); });
+    // calls (one window) is one add_batch sample: H = (2/nsamples) Σ XᵀX as there. q, k
+    // and v see the same input: q's statistics are accumulated, k and v get copies.
+    decoder_layer_capture(space, config, weights, workspace, inputs,
+                          [&](LinearModule module, Activations<ExecutionSpace> const &input)
+                          {
+                            if (module != LinearModule::k_proj && module != LinearModule::v_proj)
+                              compressors[module_index(module)].add_batch(space, input,
+                                                                          input.extent(0) / seqlen);
+                          });
+    for (LinearModule const module : {LinearModule::k_proj, LinearModule::v_proj})
+      compressors[module_index(module)].copy_statistics_from(
+          space, compressors[module_index(LinearModule::q_proj)]);
     ++step;
     CompressionOptions const layer_options = options.for_layer(layer);
     for (LinearModule const module : linear_modules)

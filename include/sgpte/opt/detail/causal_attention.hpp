@@ -21,7 +21,11 @@ namespace sgpte::opt::detail
 {
 
 // The softmax of transformers' eager attention: masked keys (after the query) get
-// probability 0, the rest exp(s − max) / Σ exp(s − max) over the visible keys.
+// probability 0, the rest exp(s − max) / Σ exp(s − max) over the visible keys. The
+// exponentials are computed twice (for the sum, then for the result) rather than stored in
+// between: the scores are the largest buffer of the forward pass, and a stored
+// intermediate would cost one more write and read of them; exp gives the same float both
+// times.
 template <class ExecutionSpace>
 void causal_softmax(ExecutionSpace const &space, Matrix<ExecutionSpace> const &scores, int seqlen)
 {
@@ -41,16 +45,17 @@ void causal_softmax(ExecutionSpace const &space, Matrix<ExecutionSpace> const &s
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, visible),
             [&](int key, double &partial)
-            {
-              float const e = compat::exp(scores(key, column) - maximum);
-              scores(key, column) = e;
-              partial += e;
-            },
+            { partial += compat::exp(scores(key, column) - maximum); },
             sum);
         auto const inverse = static_cast<float>(1.0 / sum);
-        Kokkos::parallel_for(
-            Kokkos::TeamThreadRange(team, seqlen), [&](int key)
-            { scores(key, column) = key < visible ? scores(key, column) * inverse : 0.0f; });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, seqlen),
+                             [&](int key)
+                             {
+                               scores(key, column) =
+                                   key < visible
+                                       ? compat::exp(scores(key, column) - maximum) * inverse
+                                       : 0.0f;
+                             });
       });
 }
 
