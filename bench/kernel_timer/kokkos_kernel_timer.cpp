@@ -3,11 +3,14 @@
 // regions after the routine and the library it dispatched to, e.g. cuBLAS gemm), printed
 // at exit sorted by total time. Load it with KOKKOS_TOOLS_LIBS=path/to/libsgpte-kernel-timer.so.
 //
-// The times are exact, not sampled: the library asks Kokkos to fence around every kernel,
-// and fences the device itself at the end of a region (cudaDeviceSynchronize, found in the
-// running program when it uses CUDA). That serialises the program, so its total is an upper
-// bound of an unprofiled run's; the shares are what it is for. Region times include the
-// kernels inside them.
+// The times are exact, not sampled: Kokkos fences at the end of every kernel (the library
+// asks for it), and the library synchronises the device itself at the start of every kernel
+// and at both ends of a region, so work queued outside Kokkos (cuBLAS) is not charged to the
+// next kernel. cudaDeviceSynchronize comes from the running program where it exports it,
+// else from the CUDA runtime library (programs linking the runtime statically do not export
+// it; every runtime in a process shares the device's primary context). That serialises the program,
+// so its total is an upper bound of an unprofiled run's; the shares are what it is for. Region
+// times include the kernels inside them.
 
 #include <dlfcn.h>
 
@@ -51,6 +54,8 @@ State &state()
 void begin_kernel(char const *kind, char const *name, std::uint64_t *id)
 {
   auto &s = state();
+  if (s.device_synchronize)
+    s.device_synchronize();
   *id = s.next_id++;
   s.running[*id] = {std::string(kind) + " " + name, Clock::now()};
 }
@@ -98,14 +103,25 @@ void kokkosp_init_library(int, std::uint64_t, std::uint32_t, void *)
 {
   auto &s = state();
   s.start = Clock::now();
-  s.device_synchronize = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "cudaDeviceSynchronize"));
+  void *symbol = dlsym(RTLD_DEFAULT, "cudaDeviceSynchronize");
+  for (char const *library : {"libcudart.so", "libcudart.so.13", "libcudart.so.12"})
+  {
+    if (symbol != nullptr)
+      break;
+    if (void *handle = dlopen(library, RTLD_NOW | RTLD_LOCAL))
+      symbol = dlsym(handle, "cudaDeviceSynchronize");
+  }
+  s.device_synchronize = reinterpret_cast<int (*)()>(symbol);
 }
 
 void kokkosp_finalize_library()
 {
   auto &s = state();
   double const wall = std::chrono::duration<double>(Clock::now() - s.start).count();
-  std::fprintf(stderr, "\nsgpte kernel timer: %.3f s between Kokkos::initialize and finalize\n", wall);
+  std::fprintf(
+      stderr, "\nsgpte kernel timer: %.3f s between Kokkos::initialize and finalize (%s)\n", wall,
+      s.device_synchronize ? "device synchronised around kernels and regions"
+                           : "no CUDA runtime found: host times of kernels fenced by Kokkos");
   print("kernels:", s.kernels, wall);
   print("regions (including their kernels):", s.regions, wall);
 }

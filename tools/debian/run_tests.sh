@@ -15,7 +15,9 @@ if [[ -n $sanitizers ]]; then
   # -fno-sanitize-recover=undefined).
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fi
+# A prefix path of two entries (both already searched) so that the install test checks that
+# such a list reaches the consumer it configures.
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSGPTE_ENABLE_TESTS=ON \
-  -DSGPTE_ENABLE_BENCHMARKS=$benchmarks -DSGPTE_SANITIZE="$sanitizers"
+  -DSGPTE_ENABLE_BENCHMARKS=$benchmarks -DSGPTE_SANITIZE="$sanitizers" "-DCMAKE_PREFIX_PATH=/usr;/usr/local"
 cmake --build "$build" --parallel "$(nproc)"
 ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)"

@@ -49,15 +49,59 @@ left() { echo $(( 570 - $(elapsed) )); }
 # tree does not make ninja rebuild it. It runs in its own session, so that it goes on
 # between two calls on the same machine; DEVBUILD/done holds ninja's exit status.
 DEVBUILD=/tmp/sgpte-devbuild
+# $1: parallel jobs; $2 (optional): the Kokkos installation (default: the prebuilt one).
 start_device_build() {
   stage "configure and build the test suite on the device (background, ${1} jobs)"
   rm -rf "$DEVBUILD"; mkdir -p "$DEVBUILD"
   mkdir -p "$DEVBUILD/src"
   tar cf - --exclude=./.git --exclude=./.devices/prebuilt.tar.xz . | tar xf - -C "$DEVBUILD/src"
   local src=$DEVBUILD/src
+  local kokkos=${2:-$src/.devices/kokkos}
   setsid nice -n 10 bash -c "cmake -S $src -B $DEVBUILD/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_CXX_COMPILER=$src/.devices/kokkos/bin/nvcc_wrapper -DKokkos_ROOT=$src/.devices/kokkos \
+      -DCMAKE_CXX_COMPILER=$kokkos/bin/nvcc_wrapper -DKokkos_ROOT=$kokkos \
       -DCMAKE_PREFIX_PATH=$src/.devices/sysdeps -DSGPTE_ENABLE_LAPACK=OFF -DSGPTE_ENABLE_TESTS=ON \
       > $DEVBUILD/configure.log 2>&1 && ninja -C $DEVBUILD/build -j ${1} > $DEVBUILD/build.log 2>&1;
       echo \$? > $DEVBUILD/done" < /dev/null > /dev/null 2>&1 &
+}
+
+# End to end on the random OPT-125m-shaped model in $W/opt125m (50 % unstructured, 128 ×
+# 2048 calibration tokens): the official opt_sequential, then sgpte-opt with the default
+# and a 4 GiB workspace, with sgpte's stage breakdown and the ratios. $1: a note on the
+# machine's load.
+e2e_side_by_side() {
+  stage "end to end, official opt_sequential ($1)"
+  python3 tools/reference/opt_reference_pipeline.py --sparsegpt "$REF" --model "$W/opt125m" --name opt125m-random \
+    --calibration "$CAL" --evaluation "$EVAL" --nsamples 128 --seed 0 --runs sp50 --max-eval-tokens 8192 \
+    --json "$W/results/e2e-reference.json" 2>&1 | tail -n 3
+  stage "end to end, sgpte-opt (Cuda) ($1)"
+  for workspace in 256 4096; do
+    local start; start=$(date +%s.%N)
+    with_libs "$B/drivers/sgpte-opt" "$W/opt125m" --calibration "$CAL" --wbits 0 --sparsity 0.5 --nsamples 128 \
+      --seqlen 2048 --workspace-mb $workspace --stats-json "$W/results/e2e-sgpte-ws$workspace.json" \
+      > "$W/logs/e2e-$workspace.log" 2>&1
+    echo "workspace ${workspace} MiB: rc=$? wall $(awk "BEGIN {print $(date +%s.%N) - $start}") s"
+  done
+  python3 - "$W/results" <<'PY'
+import json, sys, os
+d = sys.argv[1]
+ref = json.load(open(os.path.join(d, "e2e-reference.json")))["runs"][0]
+for ws in (256, 4096):
+    ours = json.load(open(os.path.join(d, f"e2e-sgpte-ws{ws}.json")))
+    parts = {k: sum(layer["seconds"][k] for layer in ours["layers"]) for k in ours["layers"][0]["seconds"]}
+    rest = ours["compression_seconds"] - sum(parts.values())
+    print(f"workspace {ws}: reference opt_sequential {ref['sequential_s']:.2f} s, sgpte compression "
+          f"{ours['compression_seconds']:.2f} s, ratio {ref['sequential_s'] / ours['compression_seconds']:.2f}x; "
+          + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + f", forward passes + embedding + loading {rest:.2f}")
+PY
+}
+
+# The same sgpte-opt run (4 GiB workspace) under bench/kernel_timer: seconds per kernel and
+# per profiling region, every one fenced.
+e2e_under_kernel_timer() {
+  stage "end to end under the kernel timer (workspace 4 GiB)"
+  g++ -std=c++17 -O2 -shared -fPIC bench/kernel_timer/kokkos_kernel_timer.cpp -o "$W/libsgpte-kernel-timer.so" -ldl
+  KOKKOS_TOOLS_LIBS="$W/libsgpte-kernel-timer.so" with_libs "$B/drivers/sgpte-opt" "$W/opt125m" --calibration "$CAL" \
+    --wbits 0 --sparsity 0.5 --nsamples 128 --seqlen 2048 --workspace-mb 4096 > "$W/logs/e2e-timed.log" 2>&1
+  echo "rc=$?"; sed -n '/sgpte kernel timer/,$p' "$W/logs/e2e-timed.log" |
+    grep -v "^  layers\.\|View::initialization\|View::destruction\|deep_copy" | head -n 50
 }

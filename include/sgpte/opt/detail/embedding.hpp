@@ -23,8 +23,8 @@ template <class ExecutionSpace>
 void gather_rows(ExecutionSpace const &space, Matrix<ExecutionSpace> const &table,
                  TokenIds<ExecutionSpace> const &ids, Activations<ExecutionSpace> const &rows)
 {
-  Kokkos::parallel_for(
-      "sgpte::opt::gather_embeddings", every_entry(space, rows.extent(0), rows.extent(1)),
+  for_every_entry(
+      "sgpte::opt::gather_embeddings", space, rows.extent(0), rows.extent(1),
       KOKKOS_LAMBDA(std::int64_t token, std::int64_t feature) {
         rows(token, feature) = table(ids(token), feature);
       });
@@ -47,8 +47,8 @@ void embed(ExecutionSpace const &space, EdgeWeights<ExecutionSpace> const &edges
     gather_rows(space, edges.embed_tokens, ids, hidden);
   }
   auto const positions = edges.embed_positions;
-  Kokkos::parallel_for(
-      "sgpte::opt::add_positions", every_entry(space, hidden.extent(0), hidden.extent(1)),
+  for_every_entry(
+      "sgpte::opt::add_positions", space, hidden.extent(0), hidden.extent(1),
       KOKKOS_LAMBDA(std::int64_t token, std::int64_t feature) {
         auto const position = static_cast<int>(token % seqlen) + position_offset;
         hidden(token, feature) += positions(position, feature);

@@ -40,8 +40,8 @@ void linear(ExecutionSpace const &space, LinearWeights<ExecutionSpace> const &we
   auto const bias = weights.bias;
   float const scale = epilogue.scale;
   bool const relu = epilogue.relu;
-  Kokkos::parallel_for(
-      "sgpte::opt::linear_epilogue", every_entry(space, output.extent(0), output.extent(1)),
+  for_every_entry(
+      "sgpte::opt::linear_epilogue", space, output.extent(0), output.extent(1),
       KOKKOS_LAMBDA(std::int64_t token, std::int64_t feature) {
         float value = output(token, feature);
         if (has_bias)
