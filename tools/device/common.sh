@@ -2,7 +2,7 @@
 set -u -o pipefail
 export PYTHONUNBUFFERED=1
 : "${OUT:?OUT must be set (the device tool sets it)}"
-T0=$(date +%s)
+T0=${SGPTE_CALL_START:-$(date +%s)} # the run command may start the clock earlier
 W=/tmp/sgpte-work
 rm -rf "$W"; mkdir -p "$W/results" "$W/logs"
 elapsed() { echo $(( $(date +%s) - T0 )); }
@@ -60,6 +60,7 @@ start_device_build() {
   setsid nice -n 10 bash -c "cmake -S $src -B $DEVBUILD/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_CXX_COMPILER=$kokkos/bin/nvcc_wrapper -DKokkos_ROOT=$kokkos \
       -DCMAKE_PREFIX_PATH=$src/.devices/sysdeps -DSGPTE_ENABLE_LAPACK=OFF -DSGPTE_ENABLE_TESTS=ON \
+      -DSGPTE_ENABLE_BENCHMARKS=ON \
       > $DEVBUILD/configure.log 2>&1 && ninja -C $DEVBUILD/build -j ${1} > $DEVBUILD/build.log 2>&1;
       echo \$? > $DEVBUILD/done" < /dev/null > /dev/null 2>&1 &
 }
@@ -104,4 +105,30 @@ e2e_under_kernel_timer() {
     --wbits 0 --sparsity 0.5 --nsamples 128 --seqlen 2048 --workspace-mb 4096 > "$W/logs/e2e-timed.log" 2>&1
   echo "rc=$?"; sed -n '/sgpte kernel timer/,$p' "$W/logs/e2e-timed.log" |
     grep -v "^  layers\.\|View::initialization\|View::destruction\|deep_copy" | head -n 50
+}
+
+# Waits for start_device_build's build (until $1 seconds of the call are left), then runs the
+# whole suite on Cuda, OpenMP (4 threads) and Serial. sgpte_opt_tests (≈ 6 minutes alone, its
+# host cases on the host GEMM) runs one process per test suite beside the rest of ctest.
+run_device_suite() {
+  stage "wait for the build"
+  while [ ! -e "$DEVBUILD/done" ] && [ "$(left)" -gt "$1" ]; do sleep 5; done
+  tail -n 3 "$DEVBUILD/build.log"; echo "build status: $(cat "$DEVBUILD/done" 2>/dev/null || echo unfinished)"
+  cp "$DEVBUILD/configure.log" "$DEVBUILD/build.log" "$W/logs/" 2>/dev/null
+  grep -A3 -m5 "error" "$DEVBUILD/build.log" | head -n 40
+  [ "$(cat "$DEVBUILD/done" 2>/dev/null)" = 0 ] || return 1
+
+  stage "ctest (Serial, OpenMP with 4 threads, Cuda)"
+  local opt_tests=$DEVBUILD/build/tests/opt/sgpte_opt_tests
+  local suites="LayerBitsSchedule OptCheckpoint OptForward OptPerplexity SequentialCompression"
+  for suite in $suites; do
+    (cd "$DEVBUILD/build/tests/opt" && OMP_NUM_THREADS=4 OMP_PROC_BIND=false \
+       timeout "$(( $(left) - 20 ))" "$opt_tests" --run_test=$suite > "$W/logs/opt-$suite.log" 2>&1
+     echo "sgpte_opt_tests --run_test=$suite: rc=$?") &
+  done
+  OMP_NUM_THREADS=4 OMP_PROC_BIND=false ctest --test-dir "$DEVBUILD/build" -j 8 -E '^sgpte_opt_tests$' \
+    --timeout "$(( $(left) - 20 ))" --output-on-failure > "$W/logs/ctest.log" 2>&1
+  echo "ctest (all but sgpte_opt_tests) rc=$?"; tail -n 40 "$W/logs/ctest.log"
+  wait
+  for suite in $suites; do echo "--- $suite"; tail -n 3 "$W/logs/opt-$suite.log"; done
 }

@@ -52,20 +52,37 @@ View token_rows(View const &rows, std::size_t begin, std::size_t end)
 // touch neighbouring addresses (an MDRangePolicy maps its first index to the fastest GPU
 // thread whatever its iteration order, which made these passes 5–10× slower on CUDA than
 // the bytes they move), and a host thread walks a row in memory order.
-template <class ExecutionSpace, class Functor>
-void for_every_entry(char const *label, ExecutionSpace const &space, std::size_t tokens,
-                     std::size_t features, Functor const &f)
+template <class Member, class EntryFunctor>
+struct EveryEntryOfRow
 {
+  EntryFunctor f;
+  std::int64_t width;
+
+  KOKKOS_FUNCTION void operator()(Member const &team) const
+  {
+    std::int64_t const token = team.league_rank();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, width),
+                         [&](std::int64_t feature) { f(token, feature); });
+  }
+};
+
+// f: a named functor class, f(token, feature), not a KOKKOS_LAMBDA. nvcc's host-side holder
+// of an extended lambda (__nv_hdl_wrapper_t) did not survive being held in another functor
+// that Kokkos launches: in a CUDA build (Kokkos 4.6.01, nvcc 13) the program crashed while
+// destroying it, in Serial runs when the holder sat in a lambda, in Cuda runs when it sat
+// in a class.
+template <class ExecutionSpace, class EntryFunctor>
+void for_every_entry(char const *label, ExecutionSpace const &space, std::size_t tokens,
+                     std::size_t features, EntryFunctor const &f)
+{
+#if defined(__NVCC__)
+  static_assert(!__nv_is_extended_host_device_lambda_closure_type(EntryFunctor),
+                "for_every_entry takes a named functor class, not a KOKKOS_LAMBDA");
+#endif
   using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
-  using Member = typename Policy::member_type;
-  auto const width = static_cast<std::int64_t>(features);
-  Kokkos::parallel_for(
-      label, Policy(space, static_cast<int>(tokens), Kokkos::AUTO),
-      KOKKOS_LAMBDA(Member const &team) {
-        std::int64_t const token = team.league_rank();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, width),
-                             [&](std::int64_t feature) { f(token, feature); });
-      });
+  Kokkos::parallel_for(label, Policy(space, static_cast<int>(tokens), Kokkos::AUTO),
+                       EveryEntryOfRow<typename Policy::member_type, EntryFunctor>{
+                           f, static_cast<std::int64_t>(features)});
 }
 
 // max(a, b) without a libm call (compat::fmax is not inlined on every host compiler).

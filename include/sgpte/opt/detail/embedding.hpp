@@ -18,16 +18,41 @@
 namespace sgpte::opt::detail
 {
 
+template <class ExecutionSpace>
+struct GatheredRowEntry
+{
+  Matrix<ExecutionSpace> table;
+  TokenIds<ExecutionSpace> ids;
+  Activations<ExecutionSpace> rows;
+
+  KOKKOS_FUNCTION void operator()(std::int64_t token, std::int64_t feature) const
+  {
+    rows(token, feature) = table(ids(token), feature);
+  }
+};
+
+// hidden(t, :) += positions(t mod seqlen + position_offset, :)
+template <class ExecutionSpace>
+struct PositionEntry
+{
+  Matrix<ExecutionSpace> positions;
+  Activations<ExecutionSpace> hidden;
+  int seqlen;
+
+  KOKKOS_FUNCTION void operator()(std::int64_t token, std::int64_t feature) const
+  {
+    auto const position = static_cast<int>(token % seqlen) + position_offset;
+    hidden(token, feature) += positions(position, feature);
+  }
+};
+
 // rows(t, :) = table(ids(t), :)
 template <class ExecutionSpace>
 void gather_rows(ExecutionSpace const &space, Matrix<ExecutionSpace> const &table,
                  TokenIds<ExecutionSpace> const &ids, Activations<ExecutionSpace> const &rows)
 {
-  for_every_entry(
-      "sgpte::opt::gather_embeddings", space, rows.extent(0), rows.extent(1),
-      KOKKOS_LAMBDA(std::int64_t token, std::int64_t feature) {
-        rows(token, feature) = table(ids(token), feature);
-      });
+  for_every_entry("sgpte::opt::gather_embeddings", space, rows.extent(0), rows.extent(1),
+                  GatheredRowEntry<ExecutionSpace>{table, ids, rows});
 }
 
 // hidden: ids.extent(0) × hidden_size. `projected` is a tokens × word_embed_proj_dim
@@ -46,13 +71,8 @@ void embed(ExecutionSpace const &space, EdgeWeights<ExecutionSpace> const &edges
   {
     gather_rows(space, edges.embed_tokens, ids, hidden);
   }
-  auto const positions = edges.embed_positions;
-  for_every_entry(
-      "sgpte::opt::add_positions", space, hidden.extent(0), hidden.extent(1),
-      KOKKOS_LAMBDA(std::int64_t token, std::int64_t feature) {
-        auto const position = static_cast<int>(token % seqlen) + position_offset;
-        hidden(token, feature) += positions(position, feature);
-      });
+  for_every_entry("sgpte::opt::add_positions", space, hidden.extent(0), hidden.extent(1),
+                  PositionEntry<ExecutionSpace>{edges.embed_positions, hidden, seqlen});
 }
 
 } // namespace sgpte::opt::detail

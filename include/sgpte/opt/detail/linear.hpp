@@ -25,6 +25,28 @@ struct LinearEpilogue
   bool relu = false;
 };
 
+template <class ExecutionSpace>
+struct LinearEpilogueEntry
+{
+  Activations<ExecutionSpace> output;
+  Vector<ExecutionSpace, float> bias;   // empty: no bias
+  Activations<ExecutionSpace> residual; // empty: no residual
+  LinearEpilogue epilogue;
+
+  KOKKOS_FUNCTION void operator()(std::int64_t token, std::int64_t feature) const
+  {
+    float value = output(token, feature);
+    if (bias.extent(0) > 0)
+      value += bias(feature);
+    value *= epilogue.scale;
+    if (epilogue.relu && value < 0.0f)
+      value = 0.0f;
+    if (residual.extent(0) > 0)
+      value = residual(token, feature) + value;
+    output(token, feature) = value;
+  }
+};
+
 template <class ExecutionSpace, class InputView>
 void linear(ExecutionSpace const &space, LinearWeights<ExecutionSpace> const &weights,
             InputView const &input, Activations<ExecutionSpace> const &output,
@@ -33,26 +55,11 @@ void linear(ExecutionSpace const &space, LinearWeights<ExecutionSpace> const &we
 {
   compat::gemm(space, "N", "N", 1.0f, weights.weight, transposed(input), 0.0f, transposed(output));
 
-  bool const has_bias = weights.bias.extent(0) > 0;
-  bool const has_residual = residual.data() != nullptr;
-  if (!has_bias && !has_residual && !epilogue.relu && epilogue.scale == 1.0f)
+  if (weights.bias.extent(0) == 0 && residual.extent(0) == 0 && !epilogue.relu &&
+      epilogue.scale == 1.0f)
     return;
-  auto const bias = weights.bias;
-  float const scale = epilogue.scale;
-  bool const relu = epilogue.relu;
-  for_every_entry(
-      "sgpte::opt::linear_epilogue", space, output.extent(0), output.extent(1),
-      KOKKOS_LAMBDA(std::int64_t token, std::int64_t feature) {
-        float value = output(token, feature);
-        if (has_bias)
-          value += bias(feature);
-        value *= scale;
-        if (relu && value < 0.0f)
-          value = 0.0f;
-        if (has_residual)
-          value = residual(token, feature) + value;
-        output(token, feature) = value;
-      });
+  for_every_entry("sgpte::opt::linear_epilogue", space, output.extent(0), output.extent(1),
+                  LinearEpilogueEntry<ExecutionSpace>{output, weights.bias, residual, epilogue});
 }
 
 } // namespace sgpte::opt::detail
