@@ -97,11 +97,17 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
                                                                                              shape.columns);
     fill_uniform(space, inputs, 2, 1.0f);
     sgpte::LayerCompressor<ExecutionSpace> layer(space, text, weight);
+    // The batches back to back, timed as a whole, as the reference's loop is.
+    space.fence();
+    Kokkos::Timer statistics_timer;
     for (long done = 0; done < options.tokens; done += options.batch)
     {
       long const now = std::min<long>(options.batch, options.tokens - done);
-      layer.add_batch(space, Kokkos::subview(inputs, Kokkos::make_pair(0L, now), Kokkos::ALL));
+      layer.statistics().add_batch(
+          space, Kokkos::subview(inputs, Kokkos::make_pair(0L, now), Kokkos::ALL));
     }
+    space.fence();
+    double const statistics_seconds = statistics_timer.seconds();
     for (auto const &name : options.names)
     {
       sgpte::CompressionOptions compression;
@@ -119,12 +125,12 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
           best = result.statistics.seconds;
         }
       }
-      std::printf("%-11s %-26s %12.3f %14.3f %11.3f %9.3f %12.3f\n", text.c_str(), name.c_str(), best.statistics,
-                  best.factorization, best.allocation, best.sweep, best_total);
+      std::printf("%-11s %-26s %12.3f %14.3f %11.3f %9.3f %12.3f\n", text.c_str(), name.c_str(),
+                  statistics_seconds, best.factorization, best.allocation, best.sweep, best_total);
       std::fflush(stdout);
       results.push_back({{"shape", text},
                          {"configuration", name},
-                         {"statistics_seconds", best.statistics},
+                         {"statistics_seconds", statistics_seconds},
                          {"factorization_seconds", best.factorization},
                          {"allocation_seconds", best.allocation},
                          {"sweep_seconds", best.sweep},

@@ -101,6 +101,14 @@ inline std::string describe(MatrixXd const &m)
   return out.str();
 }
 
+// Entrywise bound of an fp32 product with inner dimension k: |Ĉ − C| ≤ γ_k |A||B| with
+// γ_k ≈ k·2⁻²⁴ (any summation order, blocked or not), plus the rounding of the inputs
+// C already holds (beta C); doubled for margin.
+inline double product_error_bound(int k, double magnitude)
+{
+  return 2.0 * (k + 2) * 6e-8 * magnitude;
+}
+
 // Fraction of entries with |a − b| <= tolerance; reports the worst entries when asked.
 inline double fraction_within(MatrixXd const &a, MatrixXd const &b, double tolerance, std::string *worst = nullptr)
 {

@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType,
 
   // Each call is one sample, as the reference counts a 2-D batch.
   sgpte_test::MatrixXd const expected_h = 2.0 / 4 * x.transpose() * x;
-  sgpte_test::MatrixXd const h = sgpte_test::to_eigen(statistics.hessian());
+  sgpte_test::MatrixXd const h = sgpte_test::to_eigen(statistics.hessian(space));
   // float GEMM partial sums over at most `tokens` products, then a few rescalings.
   double const h_tolerance = 1e-5 * expected_h.cwiseAbs().maxCoeff();
   std::string worst;
@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(samples_weigh_the_hessian, DeviceType, SGPTE_DEVIC
   statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(b), 30);
   sgpte_test::MatrixXd const expected = 2.0 / 80 * (a.transpose() * a + b.transpose() * b);
   std::string worst;
-  BOOST_TEST(sgpte_test::fraction_within(sgpte_test::to_eigen(statistics.hessian()), expected,
+  BOOST_TEST(sgpte_test::fraction_within(sgpte_test::to_eigen(statistics.hessian(space)), expected,
                                          1e-5 * expected.cwiseAbs().maxCoeff(), &worst) == 1.0,
              worst);
   BOOST_TEST(statistics.samples() == 80);
@@ -103,7 +103,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(copies_equal_statistics_accumulated_from_the_same_
   BOOST_TEST(copy.tokens() == 200);
   BOOST_TEST(copy.samples() == 4);
   // The same kernels on the same inputs: equal to the last bit.
-  BOOST_TEST((sgpte_test::to_eigen(copy.hessian()) == sgpte_test::to_eigen(accumulated.hessian())));
+  BOOST_TEST((sgpte_test::to_eigen(copy.hessian(space)) ==
+              sgpte_test::to_eigen(accumulated.hessian(space))));
   BOOST_TEST((sgpte_test::to_vector(copy.column_mean()) ==
               sgpte_test::to_vector(accumulated.column_mean())));
   BOOST_TEST(
@@ -115,7 +116,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(copies_equal_statistics_accumulated_from_the_same_
       sgpte_test::to_device<ExecutionSpace>(sgpte_test::random_matrix(40, 9, generator));
   copy.add_batch(space, more);
   accumulated.add_batch(space, more);
-  BOOST_TEST((sgpte_test::to_eigen(copy.hessian()) == sgpte_test::to_eigen(accumulated.hessian())));
+  BOOST_TEST((sgpte_test::to_eigen(copy.hessian(space)) ==
+              sgpte_test::to_eigen(accumulated.hessian(space))));
 
   sgpte::CalibrationStatistics<ExecutionSpace> narrower(space, 8);
   BOOST_CHECK_THROW(narrower.copy_from(space, source), sgpte::InvalidArgument);
@@ -128,7 +130,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_batches_are_rejected_and_change_nothing, Devic
   std::mt19937 generator(8);
   sgpte::CalibrationStatistics<ExecutionSpace> statistics(space, 6);
   statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(sgpte_test::random_matrix(10, 6, generator)));
-  sgpte_test::MatrixXd const before = sgpte_test::to_eigen(statistics.hessian());
+  sgpte_test::MatrixXd const before = sgpte_test::to_eigen(statistics.hessian(space));
 
   BOOST_CHECK_THROW(statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(sgpte_test::MatrixXd::Ones(4, 5))),
                     sgpte::InvalidArgument);
@@ -140,10 +142,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_batches_are_rejected_and_change_nothing, Devic
     BOOST_CHECK_THROW(statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(x)), sgpte::NumericalError);
   }
   BOOST_TEST(statistics.tokens() == 10);
-  BOOST_TEST((sgpte_test::to_eigen(statistics.hessian()) == before));
+  BOOST_TEST((sgpte_test::to_eigen(statistics.hessian(space)) == before));
   BOOST_CHECK_THROW(sgpte::CalibrationStatistics<ExecutionSpace>(space, 0), sgpte::InvalidArgument);
   statistics.release_hessian();
-  BOOST_CHECK_THROW(statistics.hessian(), sgpte::InvalidArgument);
+  BOOST_CHECK_THROW(statistics.hessian(space), sgpte::InvalidArgument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

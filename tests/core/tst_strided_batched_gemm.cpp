@@ -15,16 +15,6 @@
 #include "test_helpers.hpp"
 #include "trap_invalid_operations.hpp"
 
-namespace
-{
-
-// Entrywise bound of an fp32 product with inner dimension k: |Ĉ − C| ≤ γ_k |A||B| with
-// γ_k ≈ k·2⁻²⁴ (any summation order, blocked or not), plus the rounding of the inputs
-// C already holds (beta C); doubled for margin.
-double product_error_bound(int k, double magnitude) { return 2.0 * (k + 2) * 6e-8 * magnitude; }
-
-} // namespace
-
 BOOST_FIXTURE_TEST_SUITE(StridedBatchedGemm, sgpte_test::TrapInvalidOperations)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(head_batches_match_per_head_products, DeviceType, SGPTE_DEVICE_TYPES)
@@ -86,9 +76,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(head_batches_match_per_head_products, DeviceType, 
           std::abs(beta) * c0.cwiseAbs();
       sgpte_test::MatrixXd const got = got_scores.middleCols(head * tokens, tokens);
       std::string worst;
-      BOOST_TEST(sgpte_test::fraction_within(got, expected,
-                                             product_error_bound(head_dim, magnitude.maxCoeff()),
-                                             &worst) == 1.0,
+      BOOST_TEST(sgpte_test::fraction_within(
+                     got, expected, sgpte_test::product_error_bound(head_dim, magnitude.maxCoeff()),
+                     &worst) == 1.0,
                  worst);
 
       // The second batch reads the first one's (float) results: its reference does too.
@@ -96,7 +86,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(head_batches_match_per_head_products, DeviceType, 
       sgpte_test::MatrixXd const context_magnitude = k.cwiseAbs() * got.cwiseAbs();
       BOOST_TEST(sgpte_test::fraction_within(
                      got_context.block(head * head_dim, offset, head_dim, tokens), context_expected,
-                     product_error_bound(tokens, context_magnitude.maxCoeff()), &worst) == 1.0,
+                     sgpte_test::product_error_bound(tokens, context_magnitude.maxCoeff()),
+                     &worst) == 1.0,
                  worst);
     }
   }

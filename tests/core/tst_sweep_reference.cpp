@@ -98,7 +98,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(blocked_sweep_matches_unblocked_reference, DeviceT
         auto weight = sgpte_test::to_device<ExecutionSpace>(w);
         sgpte::LayerCompressor<ExecutionSpace> layer(space, "reference", weight);
         layer.add_batch(space, sgpte_test::to_device_row_major<ExecutionSpace>(x));
-        sgpte_test::MatrixXd const hessian = sgpte_test::to_eigen(layer.statistics().hessian());
+        sgpte_test::MatrixXd const hessian =
+            sgpte_test::to_eigen(layer.statistics().hessian(space));
         auto const result = layer.fasterprune(space, options);
 
         std::vector<int> const bits(result.bits.begin(), result.bits.end());

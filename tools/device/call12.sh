@@ -12,14 +12,9 @@ bench=$DEVBUILD/build/bench/sgpte-bench
 ldd "$bench" | grep -i -E "blas|gomp|gfortran"
 
 stage "OpenMP, 16 threads, against the reference on PyTorch CPU with 16 threads"
-OMP_NUM_THREADS=16 OMP_PROC_BIND=spread OMP_PLACES=threads python3 bench/compare_with_reference.py \
-  --sgpte-bench "$bench" --sparsegpt "$REF" --backend openmp --device cpu --threads 16 \
-  --shapes 768x768,3072x768,768x3072,4096x4096 --configs sparse50,sparse50_w4 --repeat 1 \
-  --out "$W/results/openmp" 2>&1 | tail -n 12
+side_by_side "$bench" openmp cpu sparse50,sparse50_w4 12 --repeat 1
 
 stage "Cuda against the reference on the same GPU"
-python3 bench/compare_with_reference.py --sgpte-bench "$bench" --sparsegpt "$REF" --backend cuda \
-  --device cuda --shapes 768x768,3072x768,768x3072,4096x4096 --configs sparse50,nm24,sparse50_w4,mixed40_budget \
-  --out "$W/results/cuda" 2>&1 | tail -n 20
+side_by_side "$bench" cuda cuda sparse50,nm24,sparse50_w4,mixed40_budget 20
 tar cf "$OUT/results12.tar" -C "$W" results logs
 stage "done"

@@ -49,8 +49,14 @@ left() { echo $(( 570 - $(elapsed) )); }
 # tree does not make ninja rebuild it. It runs in its own session, so that it goes on
 # between two calls on the same machine; DEVBUILD/done holds ninja's exit status.
 DEVBUILD=/tmp/sgpte-devbuild
-# $1: parallel jobs; $2 (optional): the Kokkos installation (default: the prebuilt one).
+# $1: parallel jobs; $2 (optional): the Kokkos installation (default: the prebuilt one);
+# $3 (optional): the ninja targets (default: everything).
+# HOST_LAPACK_DIR (optional): a folder holding an OpenBLAS (libopenblas.so, with its LAPACK)
+# for the host factorisation and syrk; without it LAPACK is off (Eigen factorises).
 start_device_build() {
+  local lapack=-DSGPTE_ENABLE_LAPACK=OFF
+  [ -n "${HOST_LAPACK_DIR:-}" ] &&
+    lapack="-DSGPTE_ENABLE_LAPACK=ON -DBLA_VENDOR=OpenBLAS -DCMAKE_LIBRARY_PATH=$HOST_LAPACK_DIR"
   stage "configure and build the test suite on the device (background, ${1} jobs)"
   rm -rf "$DEVBUILD"; mkdir -p "$DEVBUILD"
   mkdir -p "$DEVBUILD/src"
@@ -59,9 +65,9 @@ start_device_build() {
   local kokkos=${2:-$src/.devices/kokkos}
   setsid nice -n 10 bash -c "cmake -S $src -B $DEVBUILD/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_CXX_COMPILER=$kokkos/bin/nvcc_wrapper -DKokkos_ROOT=$kokkos \
-      -DCMAKE_PREFIX_PATH=$src/.devices/sysdeps -DSGPTE_ENABLE_LAPACK=OFF -DSGPTE_ENABLE_TESTS=ON \
+      -DCMAKE_PREFIX_PATH=$src/.devices/sysdeps $lapack -DSGPTE_ENABLE_TESTS=ON \
       -DSGPTE_ENABLE_BENCHMARKS=ON \
-      > $DEVBUILD/configure.log 2>&1 && ninja -C $DEVBUILD/build -j ${1} > $DEVBUILD/build.log 2>&1;
+      > $DEVBUILD/configure.log 2>&1 && ninja -C $DEVBUILD/build -j ${1} ${3:-} > $DEVBUILD/build.log 2>&1;
       echo \$? > $DEVBUILD/done" < /dev/null > /dev/null 2>&1 &
 }
 
@@ -107,16 +113,22 @@ e2e_under_kernel_timer() {
     grep -v "^  layers\.\|View::initialization\|View::destruction\|deep_copy" | head -n 50
 }
 
-# Waits for start_device_build's build (until $1 seconds of the call are left), then runs the
-# whole suite on Cuda, OpenMP (4 threads) and Serial. sgpte_opt_tests (≈ 6 minutes alone, its
-# host cases on the host GEMM) runs one process per test suite beside the rest of ctest.
-run_device_suite() {
+# Waits for start_device_build's build until $1 seconds of the call are left; fails unless
+# it finished and succeeded.
+wait_for_device_build() {
   stage "wait for the build"
   while [ ! -e "$DEVBUILD/done" ] && [ "$(left)" -gt "$1" ]; do sleep 5; done
   tail -n 3 "$DEVBUILD/build.log"; echo "build status: $(cat "$DEVBUILD/done" 2>/dev/null || echo unfinished)"
   cp "$DEVBUILD/configure.log" "$DEVBUILD/build.log" "$W/logs/" 2>/dev/null
   grep -A3 -m5 "error" "$DEVBUILD/build.log" | head -n 40
-  [ "$(cat "$DEVBUILD/done" 2>/dev/null)" = 0 ] || return 1
+  [ "$(cat "$DEVBUILD/done" 2>/dev/null)" = 0 ]
+}
+
+# Waits for start_device_build's build (until $1 seconds of the call are left), then runs the
+# whole suite on Cuda, OpenMP (4 threads) and Serial. sgpte_opt_tests (≈ 6 minutes alone, its
+# host cases on the host GEMM) runs one process per test suite beside the rest of ctest.
+run_device_suite() {
+  wait_for_device_build "$1" || return 1
 
   stage "ctest (Serial, OpenMP with 4 threads, Cuda)"
   local opt_tests=$DEVBUILD/build/tests/opt/sgpte_opt_tests
@@ -131,4 +143,39 @@ run_device_suite() {
   echo "ctest (all but sgpte_opt_tests) rc=$?"; tail -n 40 "$W/logs/ctest.log"
   wait
   for suite in $suites; do echo "--- $suite"; tail -n 3 "$W/logs/opt-$suite.log"; done
+}
+
+# Waits for a start_device_build of some unit-test targets (until $1 seconds of the call are
+# left), then runs sgpte_<name>_tests for each further argument <name> on Serial, OpenMP (4
+# threads) and Cuda.
+run_device_unit_tests() {
+  wait_for_device_build "$1" || return 1
+  shift
+  for name in "$@"; do
+    stage "sgpte_${name}_tests (Serial, OpenMP with 4 threads, Cuda)"
+    (cd "$DEVBUILD/build/tests/$name" && OMP_NUM_THREADS=4 OMP_PROC_BIND=false "./sgpte_${name}_tests" 2>&1 | tail -n 4)
+  done
+}
+
+# bench/compare_with_reference.py on the four layer shapes: $1 the sgpte-bench program, $2
+# sgpte's backend, $3 the reference's torch device, $4 the configurations, $5 the lines of
+# the table to print; further arguments go to the script. OpenMP runs with 16 threads on
+# both sides (the reference's PyTorch CPU too).
+side_by_side() {
+  local bench=$1 backend=$2 device=$3 configs=$4 lines=$5; shift 5
+  local threads=(); [ "$device" = cpu ] && threads=(--threads 16)
+  OMP_NUM_THREADS=16 OMP_PROC_BIND=spread OMP_PLACES=threads python3 bench/compare_with_reference.py \
+    --sgpte-bench "$bench" --sparsegpt "$REF" --backend "$backend" --device "$device" "${threads[@]}" \
+    --shapes 768x768,3072x768,768x3072,4096x4096 --configs "$configs" --out "$W/results/$backend" "$@" 2>&1 |
+    tail -n "$lines"
+}
+
+# sgpte-bench's OpenMP statistics (16 threads) with the BLAS it links, then with BLIS
+# preloaded in its place for sgemm_ and ssyrk_: $1 the program, $2 the folder of libblis.so.4.
+openmp_statistics_with_each_blas() {
+  local shapes=768x768,768x3072,4096x4096
+  OMP_NUM_THREADS=16 OMP_PROC_BIND=spread OMP_PLACES=threads \
+    "$1" --backend openmp --shapes $shapes --configs sparse50 2>&1 | tail -n 4
+  OMP_NUM_THREADS=16 OMP_PROC_BIND=spread OMP_PLACES=threads BLIS_NUM_THREADS=16 LD_PRELOAD="$2/libblis.so.4" \
+    "$1" --backend openmp --shapes $shapes --configs sparse50 2>&1 | tail -n 4
 }

@@ -13,6 +13,7 @@
 // (H_jj = 0 → 1) and with it the damping are not scale-invariant, so only the reference's
 // count reproduces its results. Pass samples = tokens for a per-token average.
 
+#include <sgpte/backends/symmetric_rank_k_update.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
 #include <sgpte/core/views.hpp>
@@ -56,11 +57,18 @@ public:
   std::int64_t tokens() const { return _tokens; }
   std::int64_t samples() const { return _samples; }
 
-  // H = (2/S) Σ XᵀX over the S samples, columns × columns. Released by release_hessian().
-  Matrix<ExecutionSpace> const &hessian() const
+  // H = (2/S) Σ XᵀX over the S samples, columns × columns. The batches update its lower
+  // triangle only (half the work of the whole product where a vendor syrk serves the
+  // backend); this completes the upper one on the instance when batches came since the last
+  // call. Released by release_hessian().
+  Matrix<ExecutionSpace> const &hessian(ExecutionSpace const &space)
   {
-    if (_hessian.data() == nullptr)
-      throw InvalidArgument("the Hessian of this layer was already released");
+    require_hessian();
+    if (_upper_behind)
+    {
+      backends::mirror_lower_to_upper(space, _hessian);
+      _upper_behind = false;
+    }
     return _hessian;
   }
   void release_hessian() { _hessian = Matrix<ExecutionSpace>(); }
@@ -73,12 +81,15 @@ public:
       throw InvalidArgument("cannot copy calibration statistics of " +
                             std::to_string(other.columns()) + " input columns into statistics of " +
                             std::to_string(columns()));
-    Kokkos::deep_copy(space, hessian(), other.hessian());
+    require_hessian();
+    other.require_hessian();
+    Kokkos::deep_copy(space, _hessian, other._hessian);
     Kokkos::deep_copy(space, _mean_abs, other._mean_abs);
     Kokkos::deep_copy(space, _mean, other._mean);
     Kokkos::deep_copy(space, _m2, other._m2);
     _tokens = other._tokens;
     _samples = other._samples;
+    _upper_behind = other._upper_behind;
   }
 
   Vector<ExecutionSpace, double> const &column_mean_abs() const { return _mean_abs; }
@@ -87,6 +98,12 @@ public:
   Vector<ExecutionSpace, double> const &column_m2() const { return _m2; }
 
 private:
+  void require_hessian() const
+  {
+    if (_hessian.data() == nullptr)
+      throw InvalidArgument("the Hessian of this layer was already released");
+  }
+
   Matrix<ExecutionSpace> _hessian;
   Vector<ExecutionSpace, double> _mean_abs;
   Vector<ExecutionSpace, double> _mean;
@@ -94,6 +111,7 @@ private:
   Kokkos::View<double ***, Kokkos::LayoutRight, memory_space> _partials; // add_batch workspace
   std::int64_t _tokens = 0;
   std::int64_t _samples = 0;
+  bool _upper_behind = false; // the upper triangle of H lags its lower one
 };
 
 namespace detail
@@ -112,7 +130,7 @@ KOKKOS_INLINE_FUNCTION int chunk_end(int chunk, int tokens)
 template <class ExecutionSpace>
 using PartialSums = Kokkos::View<double ***, Kokkos::LayoutRight, typename ExecutionSpace::memory_space>;
 
-// H is accumulated in float by a GEMM. Every entry of XᵀX, and every partial sum a GEMM
+// H is accumulated in float by a GEMM or syrk. Every entry of XᵀX, and every partial sum one
 // forms of it, is bounded by the largest column sum Σ_t x_tj² (Cauchy–Schwarz); H stays a
 // weighted average of such sums times at most 2. Batches whose largest column sum exceeds
 // this limit could overflow H to ±Inf (and Inf − Inf to NaN), so they are refused.
@@ -239,16 +257,16 @@ void merge_column_statistics(ExecutionSpace const &space, InputView const &input
       });
 }
 
-// H = beta H + alpha XᵀX for X of tokens × columns in any layout.
+// The lower triangle of H = beta H + alpha XᵀX for X of tokens × columns in any layout.
 template <class ExecutionSpace, class InputView>
-void gram_update(ExecutionSpace const &space, float alpha, InputView const &inputs, float beta,
-                 Matrix<ExecutionSpace> const &hessian)
+void gram_update_lower(ExecutionSpace const &space, float alpha, InputView const &inputs,
+                       float beta, Matrix<ExecutionSpace> const &hessian)
 {
   using layout = typename InputView::array_layout;
   bool const contiguous = inputs.span() == inputs.extent(0) * inputs.extent(1);
   if constexpr (std::is_same<layout, Kokkos::LayoutLeft>::value)
   {
-    compat::gemm(space, "T", "N", alpha, inputs, inputs, beta, hessian);
+    backends::symmetric_rank_k_update_lower(space, "T", alpha, inputs, beta, hessian);
     return;
   }
   else if constexpr (std::is_same<layout, Kokkos::LayoutRight>::value)
@@ -260,14 +278,14 @@ void gram_update(ExecutionSpace const &space, float alpha, InputView const &inpu
       Kokkos::View<float const **, Kokkos::LayoutLeft, typename InputView::memory_space,
                    Kokkos::MemoryTraits<Kokkos::Unmanaged>>
           transposed(inputs.data(), inputs.extent(1), inputs.extent(0));
-      compat::gemm(space, "N", "T", alpha, transposed, transposed, beta, hessian);
+      backends::symmetric_rank_k_update_lower(space, "N", alpha, transposed, beta, hessian);
       return;
     }
   }
   Matrix<ExecutionSpace> copy(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::batch_copy"),
                               inputs.extent(0), inputs.extent(1));
   Kokkos::deep_copy(space, copy, inputs);
-  compat::gemm(space, "T", "N", alpha, copy, copy, beta, hessian);
+  backends::symmetric_rank_k_update_lower(space, "T", alpha, copy, beta, hessian);
 }
 
 } // namespace detail
@@ -293,7 +311,7 @@ void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &spac
     return;
   if (samples < 1)
     throw InvalidArgument("a calibration batch holds at least one sample, got " + std::to_string(samples));
-  hessian(); // throws if released
+  require_hessian();
 
   Kokkos::Profiling::pushRegion("sgpte::add_batch");
   int const chunks = (static_cast<int>(batch_tokens) + detail::calibration_chunk_tokens - 1) /
@@ -318,11 +336,13 @@ void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &spac
   }
   detail::merge_column_statistics(space, inputs, _partials, _tokens, _mean_abs, _mean, _m2);
 
-  // The reference's update H *= n/(n+t); n += t; H += (2/n) XᵀX as one GEMM.
+  // The reference's update H *= n/(n+t); n += t; H += (2/n) XᵀX as one BLAS call (its lower
+  // triangle).
   std::int64_t const total = _samples + samples;
   float const alpha = static_cast<float>(2.0 / static_cast<double>(total));
   float const beta = static_cast<float>(static_cast<double>(_samples) / static_cast<double>(total));
-  detail::gram_update(space, alpha, inputs, beta, _hessian);
+  detail::gram_update_lower(space, alpha, inputs, beta, _hessian);
+  _upper_behind = true;
   _samples = total;
   _tokens += batch_tokens;
   Kokkos::Profiling::popRegion();

@@ -87,6 +87,10 @@ public:
   std::string const &name() const { return _name; }
   Matrix<ExecutionSpace> const &weight() const { return _weight; }
   CalibrationStatistics<ExecutionSpace> const &statistics() const { return _statistics; }
+  // The statistics themselves, to feed batches without add_batch's stage timer, whose fences
+  // keep the host from queueing the next batch while the device works on this one (what a
+  // loop feeding batches back to back wants; the layer's statistics seconds then stay 0).
+  CalibrationStatistics<ExecutionSpace> &statistics() { return _statistics; }
 
   // inputs: tokens × columns holding `samples` sequences (see CalibrationStatistics).
   template <class InputView>
@@ -194,7 +198,10 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(Executi
   }
   if (_statistics.tokens() == 0)
     throw InvalidArgument("layer '" + _name + "': no calibration data (call add_batch first)");
-  auto const &hessian = _statistics.hessian();
+  Kokkos::Timer completion; // of the Hessian's upper triangle, a part of the statistics
+  auto const &hessian = _statistics.hessian(space);
+  space.fence();
+  _statistics_seconds += completion.seconds();
   int const rows = static_cast<int>(_weight.extent(0));
   int const columns = static_cast<int>(_weight.extent(1));
   if (std::int64_t const bad = count_non_finite(space, _weight); bad > 0)

@@ -5,61 +5,22 @@
 // cublasSgemmStridedBatched call on the instance's stream, in full fp32 (cuBLAS' default
 // math mode; no TF32, as the reference runs).
 
-#include <sgpte/core/error.hpp>
+#include <sgpte/backends/cuda/cublas_handle.hpp>
 
 #include <Kokkos_Core.hpp>
 
-#include <cstddef>
-#include <string>
 #include <type_traits>
-
-#include <cublas_v2.h>
 
 namespace sgpte::backends
 {
 namespace detail
 {
 
-inline void check_cublas(cublasStatus_t status, char const *what)
-{
-  if (status != CUBLAS_STATUS_SUCCESS)
-    throw Error(std::string("cuBLAS call ") + what + " failed with status " +
-                std::to_string(static_cast<int>(status)));
-}
-
-// One cuBLAS handle per host thread, created on first use.
-inline cublasHandle_t cublas_handle()
-{
-  struct Handle
-  {
-    cublasHandle_t handle = nullptr;
-    Handle() { check_cublas(cublasCreate(&handle), "cublasCreate"); }
-    ~Handle() { cublasDestroy(handle); }
-  };
-  thread_local Handle h;
-  return h.handle;
-}
-
-inline cublasOperation_t cublas_operation(char const *trans)
-{
-  return trans[0] == 'N' || trans[0] == 'n' ? CUBLAS_OP_N : CUBLAS_OP_T;
-}
-
 // Elements from operand 0 to operand 1 of a batch (0 for a batch of one).
 template <class View>
 long long batch_stride(View const &first, View const &second)
 {
   return static_cast<long long>(second.data() - first.data());
-}
-
-// The leading dimension of a column-major view; cuBLAS wants at least the row count even
-// where a view of one column reports another stride.
-template <class View>
-int leading_dimension(View const &view)
-{
-  auto const rows = static_cast<std::size_t>(view.extent(0));
-  auto const stride = static_cast<std::size_t>(view.stride(1));
-  return static_cast<int>(stride > rows ? stride : (rows > 0 ? rows : 1));
 }
 
 } // namespace detail

@@ -1,0 +1,34 @@
+#ifndef SGPTE_BACKENDS_CUDA_CUBLAS_SYMMETRIC_RANK_K_UPDATE_HPP
+#define SGPTE_BACKENDS_CUDA_CUBLAS_SYMMETRIC_RANK_K_UPDATE_HPP
+
+// cuBLAS implementation of the lower half of symmetric_rank_k_update on Kokkos::Cuda:
+// cublasSsyrk on the instance's stream, in full fp32 (cuBLAS' default math mode).
+
+#include <sgpte/backends/cuda/cublas_handle.hpp>
+
+#include <Kokkos_Core.hpp>
+
+namespace sgpte::backends
+{
+
+// The lower triangle of C = beta C + alpha op(A) op(A)ᵀ; the strict upper triangle is not
+// touched.
+template <class AView, class CView>
+void cublas_symmetric_rank_k_update_lower(Kokkos::Cuda const &space, char const *trans, float alpha,
+                                          AView const &a, float beta, CView const &c)
+{
+  using detail::check_cublas;
+  cublasOperation_t const op = detail::cublas_operation(trans);
+  int const n = static_cast<int>(c.extent(0));
+  int const k = static_cast<int>(op == CUBLAS_OP_T ? a.extent(0) : a.extent(1));
+  cublasHandle_t const handle = detail::cublas_handle();
+  check_cublas(cublasSetStream(handle, space.cuda_stream()), "cublasSetStream");
+  check_cublas(cublasSsyrk(handle, CUBLAS_FILL_MODE_LOWER, op, n, k, &alpha, a.data(),
+                           detail::leading_dimension(a), &beta, c.data(),
+                           detail::leading_dimension(c)),
+               "cublasSsyrk");
+}
+
+} // namespace sgpte::backends
+
+#endif
