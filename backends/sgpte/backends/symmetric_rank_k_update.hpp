@@ -18,6 +18,7 @@
 
 #include <sgpte/config.hpp>
 
+#include <sgpte/backends/blas_arguments.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
 #include <sgpte/core/views.hpp>
 
@@ -114,7 +115,7 @@ void symmetric_rank_k_update_lower(ExecutionSpace const &space, char const *tran
   }
   else
   {
-    bool const transposed = trans[0] == 'T' || trans[0] == 't';
+    bool const transposed = detail::transposes(trans);
     compat::gemm(space, transposed ? "T" : "N", transposed ? "N" : "T", alpha, a, a, beta, c);
   }
   Kokkos::Profiling::popRegion();

@@ -4,7 +4,7 @@
 // What the cuBLAS backends share: status checks, one handle per host thread, and the
 // translation of BLAS arguments (transpose flags, leading dimensions of Kokkos views).
 
-#include <sgpte/backends/leading_dimension.hpp>
+#include <sgpte/backends/blas_arguments.hpp>
 #include <sgpte/core/error.hpp>
 
 #include <string>
@@ -36,7 +36,7 @@ inline cublasHandle_t cublas_handle()
 
 inline cublasOperation_t cublas_operation(char const *trans)
 {
-  return trans[0] == 'N' || trans[0] == 'n' ? CUBLAS_OP_N : CUBLAS_OP_T;
+  return transposes(trans) ? CUBLAS_OP_T : CUBLAS_OP_N;
 }
 
 } // namespace sgpte::backends::detail

@@ -4,7 +4,7 @@
 // Host BLAS implementation of the lower half of symmetric_rank_k_update: ssyrk (threaded
 // when the BLAS is OpenBLAS or MKL). The BLAS comes with the LAPACK the build found.
 
-#include <sgpte/backends/leading_dimension.hpp>
+#include <sgpte/backends/blas_arguments.hpp>
 
 #include <cstddef>
 
@@ -26,7 +26,7 @@ template <class ExecutionSpace, class AView, class CView>
 void blas_symmetric_rank_k_update_lower(ExecutionSpace const &space, char const *trans, float alpha,
                                         AView const &a, float beta, CView const &c)
 {
-  bool const transposed = trans[0] == 'T' || trans[0] == 't';
+  bool const transposed = detail::transposes(trans);
   int const n = static_cast<int>(c.extent(0));
   int const k = static_cast<int>(transposed ? a.extent(0) : a.extent(1));
   int const lda = detail::leading_dimension(a);

@@ -1,10 +1,15 @@
-#ifndef SGPTE_BACKENDS_LEADING_DIMENSION_HPP
-#define SGPTE_BACKENDS_LEADING_DIMENSION_HPP
+#ifndef SGPTE_BACKENDS_BLAS_ARGUMENTS_HPP
+#define SGPTE_BACKENDS_BLAS_ARGUMENTS_HPP
+
+// BLAS arguments from the backends' inputs, shared by the host BLAS and cuBLAS calls.
 
 #include <cstddef>
 
 namespace sgpte::backends::detail
 {
+
+// Whether a BLAS transpose flag ("N", "T" or "C"; real data, so "C" is "T") transposes.
+inline bool transposes(char const *trans) { return trans[0] != 'N' && trans[0] != 'n'; }
 
 // The leading dimension of a column-major view (unit row stride) as BLAS takes it: BLAS
 // wants at least the row count (and at least 1) even where a view of one column reports
