@@ -11,10 +11,10 @@
 // space (ssyrk of the host BLAS that comes with LAPACK, cublasSsyrk on CUDA) only the lower
 // triangle is computed, half the flops of a GEMM; elsewhere Kokkos Kernels' gemm forms the
 // whole product (Kokkos Kernels has no syrk). cuBLAS' syrk only pays off for large C: on an
-// H200 with k = 2048 it took 242 µs per update at n = 768 against ~100 µs through the GEMM,
-// while at n = 3072 and 4096 the statistics through it ran 1.5–1.6× faster than the
-// reference's GEMM loop (bench/README.md), so CUDA takes the GEMM below
-// cublas_syrk_min_order, a size between the two measured ones.
+// H200 with k = 2048, per update, cublasSsyrk against cublasSgemm took 184 against 61 µs at
+// n = 768, 109 against 94 µs at 1024, 156 against 179 µs at 1280 and 208 against 245 µs at
+// 1536 (tools/device/statistics_update_probe.cu), so CUDA takes the GEMM below
+// cublas_syrk_min_order.
 
 #include <sgpte/config.hpp>
 
@@ -57,7 +57,7 @@ struct symmetric_rank_k_update_tpl_spec_avail<Kokkos::Cuda> : std::true_type
 };
 #endif
 
-inline constexpr int cublas_syrk_min_order = 2048;
+inline constexpr int cublas_syrk_min_order = 1280;
 
 // Whether symmetric_rank_k_update_lower of an n × n C goes to the vendor syrk.
 template <class ExecutionSpace>
