@@ -18,10 +18,7 @@ OMP_NUM_THREADS=4 OMP_PROC_BIND=false ctest --test-dir "$DEVBUILD/build" -j 8 -E
 echo "ctest rc=$?"; tail -n 8 "$W/logs/ctest.log"
 bench=$DEVBUILD/build/bench/sgpte-bench
 
-stage "Cuda statistics at 768 columns, 262144 and 1048576 tokens"
-for tokens in 262144 1048576; do
-  "$bench" --backend cuda --shapes 768x768,3072x768 --configs sparse50 --tokens $tokens 2>&1 | tail -n 2
-done
+statistics_per_batch_at_768_columns "$bench"
 stage "Cuda against the reference on the same GPU"
 side_by_side "$bench" cuda cuda sparse50,nm24,sparse50_w4,mixed40_budget 20
 tar cf "$OUT/results18.tar" -C "$W" results logs

@@ -179,3 +179,13 @@ openmp_statistics_with_each_blas() {
   OMP_NUM_THREADS=16 OMP_PROC_BIND=spread OMP_PLACES=threads BLIS_NUM_THREADS=16 LD_PRELOAD="$2/libblis.so.4" \
     "$1" --backend openmp --shapes $shapes --configs sparse50 2>&1 | tail -n 4
 }
+
+# sgpte-bench's Cuda statistics at 768 columns with 262144 and 1048576 calibration tokens:
+# the difference over the 384 extra batches is the cost per batch, without the per-layer
+# set-up. $1: the program (its first shape warms up).
+statistics_per_batch_at_768_columns() {
+  stage "Cuda statistics at 768 columns, 262144 and 1048576 tokens"
+  for tokens in 262144 1048576; do
+    "$1" --backend cuda --shapes 768x768,3072x768 --configs sparse50 --tokens $tokens 2>&1 | tail -n 2
+  done
+}

@@ -121,6 +121,12 @@ namespace detail
 // partial sums stay short enough to be accurate in double precision.
 inline constexpr int calibration_chunk_tokens = 64;
 
+// Values the column statistics' loops load before they use them. Each thread sums its chunk
+// (or a column's chunks) in order, and a value used as soon as it is loaded makes the thread
+// wait out the memory's latency before it issues the next load. Grouped, the statistics at
+// 768 columns ran 1.2× faster on OpenMP and 1.08× on Cuda (bench/README.md).
+inline constexpr int loads_in_flight = 8;
+
 KOKKOS_INLINE_FUNCTION int chunk_end(int chunk, int tokens)
 {
   int const end = (chunk + 1) * calibration_chunk_tokens;
@@ -170,19 +176,26 @@ void column_partial_sums(ExecutionSpace const &space, InputView const &inputs, b
         double const shift = first_batch ? static_cast<double>(inputs(0, column)) : mean(column);
         double const k = compat::isfinite(shift) ? shift : 0.0;
         double sum = 0, shifted_squares = 0, abs_sum = 0, squares = 0, bad = 0;
-        for (int t = chunk * calibration_chunk_tokens; t < end; ++t)
+        for (int first = chunk * calibration_chunk_tokens; first < end; first += loads_in_flight)
         {
-          float const x = inputs(t, column);
-          if (!compat::isfinite(x))
+          float x[loads_in_flight];
+          for (int u = 0; u < loads_in_flight; ++u)
+            x[u] = first + u < end ? inputs(first + u, column) : 0.0f;
+          for (int u = 0; u < loads_in_flight; ++u)
           {
-            bad += 1;
-            continue;
+            if (first + u >= end)
+              break;
+            if (!compat::isfinite(x[u]))
+            {
+              bad += 1;
+              continue;
+            }
+            double const d = x[u] - k;
+            sum += d;
+            shifted_squares += d * d;
+            abs_sum += compat::fabs(x[u]);
+            squares += static_cast<double>(x[u]) * x[u];
           }
-          double const d = x - k;
-          sum += d;
-          shifted_squares += d * d;
-          abs_sum += compat::fabs(x);
-          squares += static_cast<double>(x) * x;
         }
         partials(chunk, column, shifted_sum) = sum;
         partials(chunk, column, shifted_square_sum) = shifted_squares;
@@ -208,10 +221,20 @@ Kokkos::ValLocScalar<double, int> worst_column(ExecutionSpace const &space, Part
       "sgpte::calibration_check", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns),
       KOKKOS_LAMBDA(int column, Kokkos::ValLocScalar<double, int> & partial) {
         double squares = 0, bad = 0;
-        for (int chunk = 0; chunk < chunks; ++chunk)
+        for (int first = 0; first < chunks; first += loads_in_flight)
         {
-          squares += partials(chunk, column, square_sum);
-          bad += partials(chunk, column, non_finite_count);
+          double square_sums[loads_in_flight], bad_counts[loads_in_flight];
+          for (int u = 0; u < loads_in_flight; ++u)
+          {
+            bool const inside = first + u < chunks;
+            square_sums[u] = inside ? partials(first + u, column, square_sum) : 0.0;
+            bad_counts[u] = inside ? partials(first + u, column, non_finite_count) : 0.0;
+          }
+          for (int u = 0; u < loads_in_flight; ++u)
+          {
+            squares += square_sums[u];
+            bad += bad_counts[u];
+          }
         }
         double const value = bad > 0 ? poisoned : squares;
         if (value > partial.val)
@@ -240,11 +263,22 @@ void merge_column_statistics(ExecutionSpace const &space, InputView const &input
       "sgpte::calibration_merge", Kokkos::RangePolicy<ExecutionSpace>(space, 0, static_cast<int>(mean.extent(0))),
       KOKKOS_LAMBDA(int column) {
         double sum = 0, shifted_squares = 0, abs_sum = 0;
-        for (int chunk = 0; chunk < chunks; ++chunk)
+        for (int first = 0; first < chunks; first += loads_in_flight)
         {
-          sum += partials(chunk, column, shifted_sum);
-          shifted_squares += partials(chunk, column, shifted_square_sum);
-          abs_sum += partials(chunk, column, absolute_sum);
+          double sums[loads_in_flight], shifted[loads_in_flight], absolute[loads_in_flight];
+          for (int u = 0; u < loads_in_flight; ++u)
+          {
+            bool const inside = first + u < chunks;
+            sums[u] = inside ? partials(first + u, column, shifted_sum) : 0.0;
+            shifted[u] = inside ? partials(first + u, column, shifted_square_sum) : 0.0;
+            absolute[u] = inside ? partials(first + u, column, absolute_sum) : 0.0;
+          }
+          for (int u = 0; u < loads_in_flight; ++u)
+          {
+            sum += sums[u];
+            shifted_squares += shifted[u];
+            abs_sum += absolute[u];
+          }
         }
         double const shift = first_batch ? static_cast<double>(inputs(0, column)) : mean(column);
         double const batch_mean = shift + sum / n_b;
