@@ -130,6 +130,19 @@ int main(int argc, char **argv)
                         n, &beta, h + first + static_cast<size_t>(first) * n, n));
     }
   };
+  // The queued variants whose product reads alpha and beta from the device, where a guard
+  // kernel sets them from the check: queues the check, an event, the guard and `product`
+  // (the cuBLAS call, in device pointer mode), then waits on the event.
+  auto const with_device_scalars = [&](float alpha, float beta, auto const &product)
+  {
+    host_check();
+    CHECK(cudaEventRecord(checked, stream));
+    guard_scalars<<<1, 1, 0, stream>>>(worst, alpha, beta, scalars);
+    CHECK(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_DEVICE));
+    product();
+    CHECK(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_HOST));
+    CHECK(cudaEventSynchronize(checked));
+  };
   std::vector<std::pair<char const *, std::function<void(float, float)>>> variants = {
       {"sgemm N,T into H (beta)", [&](float al, float be) { gemm(al, be, a, h); }},
       {"ssyrk lower",
@@ -168,26 +181,22 @@ int main(int argc, char **argv)
       {"check, device-pointer scalars, sgemm into H, wait on event",
        [&](float al, float be)
        {
-         host_check();
-         CHECK(cudaEventRecord(checked, stream));
-         guard_scalars<<<1, 1, 0, stream>>>(worst, al, be, scalars);
-         CHECK(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_DEVICE));
-         CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, n, n, k, scalars, a, n, a, n,
-                           scalars + 1, h, n));
-         CHECK(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_HOST));
-         CHECK(cudaEventSynchronize(checked));
+         with_device_scalars(al, be,
+                             [&]
+                             {
+                               CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, n, n, k, scalars,
+                                                 a, n, a, n, scalars + 1, h, n));
+                             });
        }},
       {"check, device-pointer scalars, ssyrk into H, wait on event",
        [&](float al, float be)
        {
-         host_check();
-         CHECK(cudaEventRecord(checked, stream));
-         guard_scalars<<<1, 1, 0, stream>>>(worst, al, be, scalars);
-         CHECK(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_DEVICE));
-         CHECK(cublasSsyrk(blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, n, k, scalars, a, n,
-                           scalars + 1, h, n));
-         CHECK(cublasSetPointerMode(blas, CUBLAS_POINTER_MODE_HOST));
-         CHECK(cudaEventSynchronize(checked));
+         with_device_scalars(al, be,
+                             [&]
+                             {
+                               CHECK(cublasSsyrk(blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, n, k,
+                                                 scalars, a, n, scalars + 1, h, n));
+                             });
        }},
       {"check only, host waits",
        [&](float, float)
