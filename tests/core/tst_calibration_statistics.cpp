@@ -20,7 +20,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType,
   ExecutionSpace space;
   std::mt19937 generator(7);
   int const columns = 37;
-  // Batch sizes that straddle the 256-token chunks, including an empty batch.
+  // Batch sizes that straddle the 64-token chunks (513 tokens: nine chunks, more than one
+  // group of loads_in_flight), including an empty batch.
   std::vector<int> const batches = {1, 300, 0, 513, 64};
   int const tokens = 878;
   sgpte_test::MatrixXd x = sgpte_test::random_activations(tokens, columns, generator, true);
