@@ -36,8 +36,7 @@
 #include <string>
 #include <vector>
 
-#include "common/backend.hpp"
-#include "common/kokkos_arguments.hpp"
+#include "common/benchmark_main.hpp"
 
 namespace
 {
@@ -48,7 +47,6 @@ struct Options
   std::vector<int> tokens = {1, 16};
   std::vector<std::string> configs = {"w4", "w4_sparse50", "mixed40", "mixed40_sparse50"};
   int repeat = 20;
-  std::string backend = "default";
 };
 
 struct Configuration
@@ -235,20 +233,6 @@ int main(int argc, char *argv[])
   app.add_option("--repeat", options.repeat, "Timed runs per product")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--backend", options.backend, "Kokkos execution space to run on")
-      ->check(CLI::IsMember(sgpte::drivers::enabled_backends()))
-      ->capture_default_str();
-  CLI11_PARSE(app, command_line.program_argc(), command_line.program_argv());
-  auto const kokkos = command_line.initialize_kokkos();
-  try
-  {
-    sgpte::drivers::with_backend(options.backend,
-                                 [&](auto const &space) { run_benchmark(space, options); });
-  }
-  catch (sgpte::Error const &error)
-  {
-    std::fprintf(stderr, "sgpte-bench-packed-matmul: error: %s\n", error.what());
-    return 1;
-  }
-  return 0;
+  return sgpte::bench::run_on_chosen_backend(
+      app, command_line, [&](auto const &space) { run_benchmark(space, options); });
 }

@@ -10,9 +10,6 @@
 #include <sgpte/core/number_parsing.hpp>
 #include <sgpte/layer/layer_compressor.hpp>
 
-#include "common/backend.hpp"
-#include "common/kokkos_arguments.hpp"
-
 #include <Kokkos_Core.hpp>
 #include <Kokkos_Random.hpp>
 
@@ -26,6 +23,8 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "common/benchmark_main.hpp"
 
 namespace
 {
@@ -72,7 +71,6 @@ struct Options
   long tokens = 128L * 2048;
   int batch = 2048;
   int repeat = 1;
-  std::string backend = "default";
   std::string json; // also write the results here
 };
 
@@ -164,19 +162,6 @@ int main(int argc, char *argv[])
   app.add_option("--batch", options.batch, "Tokens per add_batch call")->capture_default_str();
   app.add_option("--repeat", options.repeat, "Runs per configuration (best is shown)")->capture_default_str();
   app.add_option("--json", options.json, "Also write the results as JSON to this file");
-  app.add_option("--backend", options.backend, "Kokkos execution space to run on")
-      ->check(CLI::IsMember(sgpte::drivers::enabled_backends()))
-      ->capture_default_str();
-  CLI11_PARSE(app, command_line.program_argc(), command_line.program_argv());
-  auto const kokkos = command_line.initialize_kokkos();
-  try
-  {
-    sgpte::drivers::with_backend(options.backend, [&](auto const &space) { run_benchmark(space, options); });
-  }
-  catch (sgpte::Error const &error)
-  {
-    std::fprintf(stderr, "sgpte-bench: error: %s\n", error.what());
-    return 1;
-  }
-  return 0;
+  return sgpte::bench::run_on_chosen_backend(
+      app, command_line, [&](auto const &space) { run_benchmark(space, options); });
 }

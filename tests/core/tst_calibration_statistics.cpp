@@ -22,8 +22,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType,
   int const columns = 37;
   // Batch sizes that straddle the 64-token chunks (513 tokens: nine chunks, more than one
   // group of loads_in_flight), including an empty batch.
-  std::vector<int> const batches = {1, 300, 0, 513, 64};
-  int const tokens = 878;
+  std::vector<int> const batches = {1, 300, 0, 513, 1537, 64};
+  int const tokens = 2415;
   sgpte_test::MatrixXd x = sgpte_test::random_activations(tokens, columns, generator, true);
   x.col(4).array() += 1000.0; // a large mean: the naive Σx² − (Σx)² variance would cancel
   x = sgpte_test::round_to_float(x);
@@ -40,10 +40,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType,
     start += batches[b];
   }
   BOOST_TEST(statistics.tokens() == tokens);
-  BOOST_TEST(statistics.samples() == 4); // the empty batch is no sample
+  BOOST_TEST(statistics.samples() == 5); // the empty batch is no sample
 
   // Each call is one sample, as the reference counts a 2-D batch.
-  sgpte_test::MatrixXd const expected_h = 2.0 / 4 * x.transpose() * x;
+  sgpte_test::MatrixXd const expected_h = 2.0 / 5 * x.transpose() * x;
   sgpte_test::MatrixXd const h = sgpte_test::to_eigen(statistics.hessian(space));
   // float GEMM partial sums over at most `tokens` products, then a few rescalings.
   double const h_tolerance = 1e-5 * expected_h.cwiseAbs().maxCoeff();
@@ -125,26 +125,77 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(copies_equal_statistics_accumulated_from_the_same_
   BOOST_CHECK_THROW(narrower.copy_from(space, source), sgpte::InvalidArgument);
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(staged_update_equals_the_update, DeviceType, SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(11);
+  int const columns = 21, tokens = 1030;
+  sgpte_test::MatrixXd const x =
+      sgpte_test::round_to_float(sgpte_test::random_matrix(tokens, columns, generator));
+  sgpte_test::MatrixXd const h0 =
+      sgpte_test::round_to_float(sgpte_test::random_matrix(columns, columns, generator));
+  // H = 0.5 H0 + 0.25 XᵀX in its lower triangle, the upper one untouched.
+  sgpte_test::MatrixXd expected = h0;
+  expected.template triangularView<Eigen::Lower>() = 0.5 * h0 + 0.25 * x.transpose() * x;
+  sgpte::Matrix<ExecutionSpace> gram("gram", columns, columns);
+  sgpte::detail::gram_update_lower(space, 0.25f, sgpte_test::to_device_row_major<ExecutionSpace>(x),
+                                   0.0f, gram);
+  auto const h = sgpte_test::to_device<ExecutionSpace>(h0);
+  sgpte::detail::add_scaled_lower(space, 0.5f, gram, h);
+  // float products of `tokens` terms, as in the first test.
+  std::string worst;
+  BOOST_TEST(sgpte_test::fraction_within(sgpte_test::to_eigen(h), expected,
+                                         1e-5 * expected.cwiseAbs().maxCoeff(), &worst) == 1.0,
+             worst);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(bad_batches_are_rejected_and_change_nothing, DeviceType, SGPTE_DEVICE_TYPES)
 {
   using ExecutionSpace = typename DeviceType::execution_space;
   ExecutionSpace space;
   std::mt19937 generator(8);
   sgpte::CalibrationStatistics<ExecutionSpace> statistics(space, 6);
-  statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(sgpte_test::random_matrix(10, 6, generator)));
+  sgpte_test::MatrixXd const first =
+      sgpte_test::round_to_float(sgpte_test::random_matrix(10, 6, generator));
+  statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(first));
   sgpte_test::MatrixXd const before = sgpte_test::to_eigen(statistics.hessian(space));
+  auto const mean_before = sgpte_test::to_vector(statistics.column_mean());
+  auto const m2_before = sgpte_test::to_vector(statistics.column_m2());
+  auto const mean_abs_before = sgpte_test::to_vector(statistics.column_mean_abs());
 
   BOOST_CHECK_THROW(statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(sgpte_test::MatrixXd::Ones(4, 5))),
                     sgpte::InvalidArgument);
-  for (double bad : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()})
+  for (double bad :
+       {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(), 1e30})
   {
     sgpte_test::MatrixXd x = sgpte_test::random_matrix(4, 6, generator);
-    x(2, 3) = bad;
-    x(1, 3) = -std::numeric_limits<double>::infinity();
+    x(2, 3) = bad; // 1e30 is a float whose square overflows the float Hessian
+    if (bad != 1e30)
+      x(1, 3) = -std::numeric_limits<double>::infinity();
     BOOST_CHECK_THROW(statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(x)), sgpte::NumericalError);
   }
   BOOST_TEST(statistics.tokens() == 10);
+  BOOST_TEST(statistics.samples() == 1);
   BOOST_TEST((sgpte_test::to_eigen(statistics.hessian(space)) == before));
+  BOOST_TEST((sgpte_test::to_vector(statistics.column_mean()) == mean_before));
+  BOOST_TEST((sgpte_test::to_vector(statistics.column_m2()) == m2_before));
+  BOOST_TEST((sgpte_test::to_vector(statistics.column_mean_abs()) == mean_abs_before));
+
+  // A good batch after the refused ones counts as if they had never come.
+  sgpte_test::MatrixXd const second =
+      sgpte_test::round_to_float(sgpte_test::random_matrix(7, 6, generator));
+  statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(second));
+  // Two samples: H = 2/2 (AᵀA + BᵀB).
+  sgpte_test::MatrixXd const expected = first.transpose() * first + second.transpose() * second;
+  std::string worst;
+  BOOST_TEST(sgpte_test::fraction_within(sgpte_test::to_eigen(statistics.hessian(space)), expected,
+                                         1e-5 * expected.cwiseAbs().maxCoeff(), &worst) == 1.0,
+             worst);
+  BOOST_TEST(sgpte_test::to_vector(statistics.column_mean())[3] ==
+                 (first.col(3).sum() + second.col(3).sum()) / 17,
+             boost::test_tools::tolerance(1e-12));
+
   BOOST_CHECK_THROW(sgpte::CalibrationStatistics<ExecutionSpace>(space, 0), sgpte::InvalidArgument);
   statistics.release_hessian();
   BOOST_CHECK_THROW(statistics.hessian(space), sgpte::InvalidArgument);

@@ -10,9 +10,7 @@
 #   bash tools/device/call19.sh KOKKOS_ROOT 2>&1 | tee $OUT/call19.log
 source tools/device/common.sh
 : "${1:?the Kokkos installation}"
-use_prebuilt > /dev/null
-start_device_build 16 "$1" "sgpte_core_tests sgpte_conformance_tests sgpte_hostile_tests sgpte-bench"
-run_device_unit_tests 250 core conformance hostile || exit 1
+build_and_run_statistics_tests "$1" sgpte-bench || exit 1
 bench=$DEVBUILD/build/bench/sgpte-bench
 
 statistics_per_batch_at_768_columns "$bench"

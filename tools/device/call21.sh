@@ -12,11 +12,5 @@ left() { echo $(( 395 - $(elapsed) )); } # the session had 416 s of device time 
 use_prebuilt > /dev/null
 start_device_build 16 "$1" sgpte_opt_tests
 wait_for_device_build 30 || exit 1
-stage "sgpte_opt_tests per suite (Serial, OpenMP with 4 threads, Cuda)"
-for suite in LayerBitsSchedule OptCheckpoint OptForward SequentialCompression; do
-  (cd "$DEVBUILD/build/tests/opt" && OMP_NUM_THREADS=4 OMP_PROC_BIND=false timeout "$(( $(left) - 10 ))" \
-     ./sgpte_opt_tests --run_test=$suite > "$W/logs/opt-$suite.log" 2>&1
-   echo "$suite: rc=$?"; tail -n 2 "$W/logs/opt-$suite.log") &
-done
-wait
+opt_suites_but_perplexity
 stage "done"

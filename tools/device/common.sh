@@ -189,3 +189,36 @@ statistics_per_batch_at_768_columns() {
     "$1" --backend cuda --shapes 768x768,3072x768 --configs sparse50 --tokens $tokens 2>&1 | tail -n 2
   done
 }
+# Builds the unit tests the statistics touch and the extra targets $2 against the Kokkos
+# installation $1, then runs those tests on every backend; fails if the build or a test does.
+build_and_run_statistics_tests() {
+  use_prebuilt > /dev/null
+  start_device_build 16 "$1" "sgpte_core_tests sgpte_conformance_tests sgpte_hostile_tests $2"
+  run_device_unit_tests 250 core conformance hostile
+}
+# Cuda statistics side by side with the reference, $2 rounds in one command (sgpte-bench $1).
+statistics_rounds_against_the_reference() {
+  for round in $(seq 1 "$2"); do
+    stage "Cuda against the reference on the same GPU, round $round"
+    side_by_side "$1" cuda cuda sparse50 6
+  done
+}
+# sgpte-bench-statistics-parts on Cuda at each of the column counts $2… (bench folder $1).
+statistics_parts() {
+  local bench=$1; shift
+  for columns in "$@"; do
+    stage "parts of a batch, $columns columns"
+    "$bench/sgpte-bench-statistics-parts" --backend cuda --columns "$columns" 2>&1 | grep -v "OMP_PROC\|OpenMP\|^ *$"
+  done
+}
+# sgpte_opt_tests' suites but OptPerplexity, side by side on every backend, each stopped with
+# 10 s of the call's `left` time to spare.
+opt_suites_but_perplexity() {
+  stage "sgpte_opt_tests per suite (Serial, OpenMP with 4 threads, Cuda)"
+  for suite in LayerBitsSchedule OptCheckpoint OptForward SequentialCompression; do
+    (cd "$DEVBUILD/build/tests/opt" && OMP_NUM_THREADS=4 OMP_PROC_BIND=false timeout "$(( $(left) - 10 ))" \
+       ./sgpte_opt_tests --run_test=$suite > "$W/logs/opt-$suite.log" 2>&1
+     echo "$suite: rc=$?"; tail -n 2 "$W/logs/opt-$suite.log") &
+  done
+  wait
+}

@@ -13,6 +13,7 @@
 // (H_jj = 0 → 1) and with it the damping are not scale-invariant, so only the reference's
 // count reproduces its results. Pass samples = tokens for a per-token average.
 
+#include <sgpte/backends/completion_event.hpp>
 #include <sgpte/backends/symmetric_rank_k_update.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
@@ -24,9 +25,34 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <utility>
 
 namespace sgpte
 {
+
+namespace detail
+{
+// Per input column: the mean |x|, the mean and M2 = Σ (x − mean)² of the tokens seen.
+template <class ExecutionSpace>
+struct ColumnStatistics
+{
+  ColumnStatistics(ExecutionSpace const &space, int columns)
+      : mean_abs(Kokkos::view_alloc(space, "sgpte::column_mean_abs"), columns),
+        mean(Kokkos::view_alloc(space, "sgpte::column_mean"), columns),
+        m2(Kokkos::view_alloc(space, "sgpte::column_m2"), columns)
+  {
+  }
+  Vector<ExecutionSpace, double> mean_abs;
+  Vector<ExecutionSpace, double> mean;
+  Vector<ExecutionSpace, double> m2;
+};
+
+// The result of a batch's check (check_and_merge below), where the host reads it.
+template <class ExecutionSpace>
+using CheckResult = typename Kokkos::MaxLoc<
+    double, int,
+    typename backends::CompletionEvent<ExecutionSpace>::result_memory_space>::result_view_type;
+} // namespace detail
 
 template <class ExecutionSpace>
 class CalibrationStatistics
@@ -36,10 +62,9 @@ public:
   using memory_space = typename ExecutionSpace::memory_space;
 
   CalibrationStatistics(ExecutionSpace const &space, int columns)
-      : _hessian(Kokkos::view_alloc(space, "sgpte::hessian"), columns, columns)
-      , _mean_abs(Kokkos::view_alloc(space, "sgpte::column_mean_abs"), columns)
-      , _mean(Kokkos::view_alloc(space, "sgpte::column_mean"), columns)
-      , _m2(Kokkos::view_alloc(space, "sgpte::column_m2"), columns)
+      : _hessian(Kokkos::view_alloc(space, "sgpte::hessian"), columns, columns),
+        _columns(space, columns), _merged_columns(space, columns),
+        _worst("sgpte::calibration_check")
   {
     if (columns <= 0)
       throw InvalidArgument("calibration statistics need at least one input column, got " +
@@ -53,7 +78,7 @@ public:
   template <class InputView>
   void add_batch(ExecutionSpace const &space, InputView const &inputs, std::int64_t samples = 1);
 
-  int columns() const { return static_cast<int>(_mean.extent(0)); }
+  int columns() const { return static_cast<int>(_columns.mean.extent(0)); }
   std::int64_t tokens() const { return _tokens; }
   std::int64_t samples() const { return _samples; }
 
@@ -71,7 +96,11 @@ public:
     }
     return _hessian;
   }
-  void release_hessian() { _hessian = Matrix<ExecutionSpace>(); }
+  void release_hessian()
+  {
+    _hessian = Matrix<ExecutionSpace>();
+    _batch_gram = Matrix<ExecutionSpace>();
+  }
 
   // Takes over the statistics of another layer fed the same inputs (OPT's q, k and v
   // projections), instead of accumulating them again.
@@ -84,18 +113,18 @@ public:
     require_hessian();
     other.require_hessian();
     Kokkos::deep_copy(space, _hessian, other._hessian);
-    Kokkos::deep_copy(space, _mean_abs, other._mean_abs);
-    Kokkos::deep_copy(space, _mean, other._mean);
-    Kokkos::deep_copy(space, _m2, other._m2);
+    Kokkos::deep_copy(space, _columns.mean_abs, other._columns.mean_abs);
+    Kokkos::deep_copy(space, _columns.mean, other._columns.mean);
+    Kokkos::deep_copy(space, _columns.m2, other._columns.m2);
     _tokens = other._tokens;
     _samples = other._samples;
     _upper_behind = other._upper_behind;
   }
 
-  Vector<ExecutionSpace, double> const &column_mean_abs() const { return _mean_abs; }
-  Vector<ExecutionSpace, double> const &column_mean() const { return _mean; }
+  Vector<ExecutionSpace, double> const &column_mean_abs() const { return _columns.mean_abs; }
+  Vector<ExecutionSpace, double> const &column_mean() const { return _columns.mean; }
   // Σ (x − mean)² per column; the population variance is m2 / tokens().
-  Vector<ExecutionSpace, double> const &column_m2() const { return _m2; }
+  Vector<ExecutionSpace, double> const &column_m2() const { return _columns.m2; }
 
 private:
   void require_hessian() const
@@ -105,10 +134,15 @@ private:
   }
 
   Matrix<ExecutionSpace> _hessian;
-  Vector<ExecutionSpace, double> _mean_abs;
-  Vector<ExecutionSpace, double> _mean;
-  Vector<ExecutionSpace, double> _m2;
-  Kokkos::View<double ***, Kokkos::LayoutRight, memory_space> _partials; // add_batch workspace
+  detail::ColumnStatistics<ExecutionSpace> _columns;
+  // add_batch's workspaces: the column statistics with the batch merged in, which replace
+  // _columns once the batch is accepted; the partial sums; the check's result; the batch's
+  // 2/n XᵀX where add_batch stages it (detail::stages_gram_update).
+  detail::ColumnStatistics<ExecutionSpace> _merged_columns;
+  Kokkos::View<double ***, Kokkos::LayoutRight, memory_space> _partials;
+  detail::CheckResult<ExecutionSpace> _worst;
+  Matrix<ExecutionSpace> _batch_gram;
+  backends::CompletionEvent<ExecutionSpace> _checked;
   std::int64_t _tokens = 0;
   std::int64_t _samples = 0;
   bool _upper_behind = false; // the upper triangle of H lags its lower one
@@ -205,90 +239,78 @@ void column_partial_sums(ExecutionSpace const &space, InputView const &inputs, b
       });
 }
 
-// The column that disqualifies the batch, if any, in one reduction (the one synchronisation
-// of add_batch): a column holding NaN or Inf reports poisoned_column, any other its Σ x²
-// (at most FLT_MAX² · tokens, far below it). The batch is acceptable when the result is at
-// most max_column_square_sum.
+// Σ over the chunks of each slot of one column's partial sums, in chunk order,
+// loads_in_flight chunks at a time.
+template <class Partials>
+KOKKOS_INLINE_FUNCTION void column_totals(Partials const &partials, int chunks, int column,
+                                          double (&totals)[partial_slots])
+{
+  for (int s = 0; s < partial_slots; ++s)
+    totals[s] = 0.0;
+  for (int first = 0; first < chunks; first += loads_in_flight)
+  {
+    double loaded[loads_in_flight][partial_slots];
+    for (int u = 0; u < loads_in_flight; ++u)
+      for (int s = 0; s < partial_slots; ++s)
+        loaded[u][s] = first + u < chunks ? partials(first + u, column, s) : 0.0;
+    for (int u = 0; u < loads_in_flight; ++u)
+      for (int s = 0; s < partial_slots; ++s)
+        totals[s] += loaded[u][s];
+  }
+}
+
+// The column that disqualifies the batch, if any: a column holding NaN or Inf reports
+// poisoned_column, any other its Σ x² (at most FLT_MAX² · tokens, far below it). The batch is
+// acceptable when the result is at most max_column_square_sum.
 inline constexpr double poisoned_column = std::numeric_limits<double>::max();
 
-template <class ExecutionSpace>
-Kokkos::ValLocScalar<double, int> worst_column(ExecutionSpace const &space, PartialSums<ExecutionSpace> const &partials,
-                                               int chunks, int columns)
+// One pass over the partial sums per column: the check's worst column into `worst`, and the
+// batch's (count, mean, M2) merged with Chan et al.'s update into `merged`, from `current`
+// (which stays as it was, so that a refused batch changes nothing). Asynchronous where the
+// result's memory is device-accessible (a Kokkos reduction into a view).
+template <class ExecutionSpace, class InputView>
+void check_and_merge(ExecutionSpace const &space, InputView const &inputs,
+                     PartialSums<ExecutionSpace> const &partials, std::int64_t tokens_before,
+                     ColumnStatistics<ExecutionSpace> const &current,
+                     ColumnStatistics<ExecutionSpace> const &merged,
+                     CheckResult<ExecutionSpace> const &worst)
 {
-  Kokkos::ValLocScalar<double, int> worst;
+  int const tokens = static_cast<int>(inputs.extent(0));
+  int const chunks = (tokens + calibration_chunk_tokens - 1) / calibration_chunk_tokens;
+  bool const first_batch = tokens_before == 0;
+  double const n_a = static_cast<double>(tokens_before);
+  double const n_b = static_cast<double>(tokens);
   double const poisoned = poisoned_column;
+  auto const mean_abs = current.mean_abs, mean = current.mean, m2 = current.m2;
+  auto const merged_mean_abs = merged.mean_abs, merged_mean = merged.mean, merged_m2 = merged.m2;
+  using Reducer = Kokkos::MaxLoc<double, int, typename CheckResult<ExecutionSpace>::memory_space>;
   Kokkos::parallel_reduce(
-      "sgpte::calibration_check", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns),
-      KOKKOS_LAMBDA(int column, Kokkos::ValLocScalar<double, int> & partial) {
-        double squares = 0, bad = 0;
-        for (int first = 0; first < chunks; first += loads_in_flight)
-        {
-          double square_sums[loads_in_flight], bad_counts[loads_in_flight];
-          for (int u = 0; u < loads_in_flight; ++u)
-          {
-            bool const inside = first + u < chunks;
-            square_sums[u] = inside ? partials(first + u, column, square_sum) : 0.0;
-            bad_counts[u] = inside ? partials(first + u, column, non_finite_count) : 0.0;
-          }
-          for (int u = 0; u < loads_in_flight; ++u)
-          {
-            squares += square_sums[u];
-            bad += bad_counts[u];
-          }
-        }
-        double const value = bad > 0 ? poisoned : squares;
+      "sgpte::calibration_check_and_merge",
+      Kokkos::RangePolicy<ExecutionSpace>(space, 0, static_cast<int>(mean.extent(0))),
+      KOKKOS_LAMBDA(int column, typename Reducer::value_type &partial) {
+        double totals[partial_slots];
+        column_totals(partials, chunks, column, totals);
+        double const value = totals[non_finite_count] > 0 ? poisoned : totals[square_sum];
         if (value > partial.val)
         {
           partial.val = value;
           partial.loc = column;
         }
-      },
-      Kokkos::MaxLoc<double, int>(worst));
-  return worst;
-}
-
-// Merges the batch's (count, mean, M2) per column into the running ones with Chan et al.'s
-// update. Asynchronous.
-template <class ExecutionSpace, class InputView>
-void merge_column_statistics(ExecutionSpace const &space, InputView const &inputs,
-                             PartialSums<ExecutionSpace> const &partials, std::int64_t tokens_before,
-                             Vector<ExecutionSpace, double> const &mean_abs, Vector<ExecutionSpace, double> const &mean,
-                             Vector<ExecutionSpace, double> const &m2)
-{
-  int const chunks = (static_cast<int>(inputs.extent(0)) + calibration_chunk_tokens - 1) / calibration_chunk_tokens;
-  bool const first_batch = tokens_before == 0;
-  double const n_a = static_cast<double>(tokens_before);
-  double const n_b = static_cast<double>(inputs.extent(0));
-  Kokkos::parallel_for(
-      "sgpte::calibration_merge", Kokkos::RangePolicy<ExecutionSpace>(space, 0, static_cast<int>(mean.extent(0))),
-      KOKKOS_LAMBDA(int column) {
-        double sum = 0, shifted_squares = 0, abs_sum = 0;
-        for (int first = 0; first < chunks; first += loads_in_flight)
-        {
-          double sums[loads_in_flight], shifted[loads_in_flight], absolute[loads_in_flight];
-          for (int u = 0; u < loads_in_flight; ++u)
-          {
-            bool const inside = first + u < chunks;
-            sums[u] = inside ? partials(first + u, column, shifted_sum) : 0.0;
-            shifted[u] = inside ? partials(first + u, column, shifted_square_sum) : 0.0;
-            absolute[u] = inside ? partials(first + u, column, absolute_sum) : 0.0;
-          }
-          for (int u = 0; u < loads_in_flight; ++u)
-          {
-            sum += sums[u];
-            shifted_squares += shifted[u];
-            abs_sum += absolute[u];
-          }
-        }
+        if (value == poisoned)
+          return; // the batch is refused: nothing to merge
+        // The shift of column_partial_sums: the batch's first value, finite here.
         double const shift = first_batch ? static_cast<double>(inputs(0, column)) : mean(column);
+        double const sum = totals[shifted_sum];
         double const batch_mean = shift + sum / n_b;
-        double const batch_m2 = shifted_squares - sum * sum / n_b;
+        double const batch_m2 = totals[shifted_square_sum] - sum * sum / n_b;
         double const n = n_a + n_b;
         double const delta = batch_mean - mean(column);
-        mean(column) += delta * (n_b / n);
-        m2(column) += (batch_m2 > 0.0 ? batch_m2 : 0.0) + delta * delta * (n_a * n_b / n);
-        mean_abs(column) = (mean_abs(column) * n_a + abs_sum) / n;
-      });
+        merged_mean(column) = mean(column) + delta * (n_b / n);
+        merged_m2(column) =
+            m2(column) + (batch_m2 > 0.0 ? batch_m2 : 0.0) + delta * delta * (n_a * n_b / n);
+        merged_mean_abs(column) = (mean_abs(column) * n_a + totals[absolute_sum]) / n;
+      },
+      Reducer(worst));
 }
 
 // The lower triangle of H = beta H + alpha XᵀX for X of tokens × columns in any layout.
@@ -320,6 +342,39 @@ void gram_update_lower(ExecutionSpace const &space, float alpha, InputView const
                               inputs.extent(0), inputs.extent(1));
   Kokkos::deep_copy(space, copy, inputs);
   backends::symmetric_rank_k_update_lower(space, "T", alpha, copy, beta, hessian);
+}
+
+// add_batch's staged update: where the host can wait for the batch's check while the device
+// goes on (CompletionEvent::overlaps), the batch's XᵀX is formed in a workspace, queued before
+// the wait, and added into H once the batch is accepted, so that the device need not idle
+// while the host receives the check and queues the product. On an H200 at 768 columns and 2048
+// tokens that round trip cost ≈ 13 µs per batch (tools/device/statistics_update_probe.cu) and
+// the add costs 7 µs (bench/statistics_parts.cpp). Only below cuBLAS' syrk threshold: above,
+// the update takes several hundred µs, which the round trip hardly adds to, and the add's
+// pass over H grows with it (180 µs at 3072 columns).
+template <class ExecutionSpace>
+bool stages_gram_update(int columns)
+{
+  return backends::CompletionEvent<ExecutionSpace>::overlaps &&
+         !backends::symmetric_rank_k_update_uses_vendor<ExecutionSpace>(columns);
+}
+
+// The lower triangle of H = beta H + G. Consecutive work items are consecutive addresses.
+template <class ExecutionSpace>
+void add_scaled_lower(ExecutionSpace const &space, float beta, Matrix<ExecutionSpace> const &g,
+                      Matrix<ExecutionSpace> const &h)
+{
+  int const n = static_cast<int>(h.extent(0));
+  Kokkos::parallel_for(
+      "sgpte::calibration_add_batch_gram",
+      Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>>(
+          space, 0, static_cast<std::int64_t>(n) * n),
+      KOKKOS_LAMBDA(std::int64_t item) {
+        int const i = static_cast<int>(item % n);
+        int const j = static_cast<int>(item / n);
+        if (i >= j)
+          h(i, j) = beta * h(i, j) + g(i, j);
+      });
 }
 
 } // namespace detail
@@ -354,9 +409,27 @@ void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &spac
     _partials = detail::PartialSums<ExecutionSpace>(
         Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::partial_sums"), chunks, columns(),
         detail::partial_slots);
-  detail::column_partial_sums(space, inputs, _tokens == 0, _partials, _mean);
-  if (auto const worst = detail::worst_column(space, _partials, chunks, columns());
-      worst.val > detail::max_column_square_sum)
+  detail::column_partial_sums(space, inputs, _tokens == 0, _partials, _columns.mean);
+  detail::check_and_merge(space, inputs, _partials, _tokens, _columns, _merged_columns, _worst);
+  _checked.record(space);
+
+  // The reference's update H *= n/(n+t); n += t; H += (2/n) XᵀX as one BLAS call (its lower
+  // triangle), or staged as G = (2/n) XᵀX, then H = n/(n+t) H + G.
+  std::int64_t const total = _samples + samples;
+  float const alpha = static_cast<float>(2.0 / static_cast<double>(total));
+  float const beta = static_cast<float>(static_cast<double>(_samples) / static_cast<double>(total));
+  bool const staged = detail::stages_gram_update<ExecutionSpace>(columns());
+  if (staged)
+  {
+    if (_batch_gram.data() == nullptr)
+      _batch_gram = Matrix<ExecutionSpace>(
+          Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::batch_gram"), columns(),
+          columns());
+    detail::gram_update_lower(space, alpha, inputs, 0.0f, _batch_gram);
+  }
+
+  _checked.wait();
+  if (auto const worst = _worst(); worst.val > detail::max_column_square_sum)
   {
     Kokkos::Profiling::popRegion();
     std::ostringstream message;
@@ -368,14 +441,11 @@ void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &spac
               << detail::max_column_square_sum << " fits); the activations are too large";
     throw NumericalError(message.str());
   }
-  detail::merge_column_statistics(space, inputs, _partials, _tokens, _mean_abs, _mean, _m2);
-
-  // The reference's update H *= n/(n+t); n += t; H += (2/n) XᵀX as one BLAS call (its lower
-  // triangle).
-  std::int64_t const total = _samples + samples;
-  float const alpha = static_cast<float>(2.0 / static_cast<double>(total));
-  float const beta = static_cast<float>(static_cast<double>(_samples) / static_cast<double>(total));
-  detail::gram_update_lower(space, alpha, inputs, beta, _hessian);
+  std::swap(_columns, _merged_columns);
+  if (staged)
+    detail::add_scaled_lower(space, beta, _batch_gram, _hessian);
+  else
+    detail::gram_update_lower(space, alpha, inputs, beta, _hessian);
   _upper_behind = true;
   _samples = total;
   _tokens += batch_tokens;
