@@ -8,6 +8,7 @@
 // configuration runs on a fresh copy of the weights; the best of --repeat runs is shown.
 
 #include <sgpte/core/number_parsing.hpp>
+#include <sgpte/core/product_precision.hpp>
 #include <sgpte/layer/layer_compressor.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -71,6 +72,7 @@ struct Options
   long tokens = 128L * 2048;
   int batch = 2048;
   int repeat = 1;
+  std::string statistics_precision = "fp32";
   std::string json; // also write the results here
 };
 
@@ -80,8 +82,9 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
   for (auto const &name : options.names)
     if (!configurations.count(name))
       throw sgpte::InvalidArgument("--configs: unknown configuration '" + name + "'");
-  std::printf("sgpte-bench on %s (Kokkos %s), %ld calibration tokens in batches of %d\n", ExecutionSpace::name(),
-              sgpte::compat::version_string().c_str(), options.tokens, options.batch);
+  std::printf("sgpte-bench on %s (Kokkos %s), %ld calibration tokens in batches of %d%s\n",
+              ExecutionSpace::name(), sgpte::compat::version_string().c_str(), options.tokens,
+              options.batch, options.statistics_precision == "tf32" ? ", statistics in TF32" : "");
   nlohmann::json results = nlohmann::json::array();
   std::printf("%-11s %-26s %12s %14s %11s %9s %12s\n", "shape", "configuration", "statistics s", "factorization s",
               "allocation s", "sweep s", "fasterprune s");
@@ -95,6 +98,8 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
                                                                                              shape.columns);
     fill_uniform(space, inputs, 2, 1.0f);
     sgpte::LayerCompressor<ExecutionSpace> layer(space, text, weight);
+    layer.statistics().set_product_precision(
+        sgpte::product_precision_names().at(options.statistics_precision));
     // The batches back to back, timed as a whole, as the reference's loop is.
     space.fence();
     Kokkos::Timer statistics_timer;
@@ -161,6 +166,10 @@ int main(int argc, char *argv[])
   app.add_option("--tokens", options.tokens, "Calibration tokens")->capture_default_str();
   app.add_option("--batch", options.batch, "Tokens per add_batch call")->capture_default_str();
   app.add_option("--repeat", options.repeat, "Runs per configuration (best is shown)")->capture_default_str();
+  app.add_option("--statistics-precision", options.statistics_precision,
+                 "Arithmetic of the statistics' product XtX: fp32, or tf32 (Cuda only)")
+      ->check(CLI::IsMember({"fp32", "tf32"}))
+      ->capture_default_str();
   app.add_option("--json", options.json, "Also write the results as JSON to this file");
   return sgpte::bench::run_on_chosen_backend(
       app, command_line, [&](auto const &space) { run_benchmark(space, options); });

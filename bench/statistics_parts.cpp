@@ -59,8 +59,7 @@ void run(ExecutionSpace const &space, Options const &options)
   Kokkos::fill_random(inputs, pool, -1.0f, 1.0f);
   Kokkos::fence();
 
-  int const chunks =
-      (options.batch + detail::calibration_chunk_tokens - 1) / detail::calibration_chunk_tokens;
+  int const chunks = detail::calibration_chunks<ExecutionSpace>(options.batch);
   detail::PartialSums<ExecutionSpace> partials("partials", chunks, n, detail::partial_slots);
   detail::ColumnStatistics<ExecutionSpace> current(space, n), merged(space, n);
   detail::CheckResult<ExecutionSpace> worst("worst");

@@ -9,6 +9,8 @@
 // measured on the evaluation stream's non-overlapping windows before and after. Defaults:
 // 50 % unstructured sparsity and mixed precision at 4.0 average bits, quantile allocation.
 
+#include <sgpte/backends/symmetric_rank_k_update.hpp>
+#include <sgpte/core/product_precision.hpp>
 #include <sgpte/io/atomic_file.hpp>
 #include <sgpte/io/token_file.hpp>
 #include <sgpte/opt/layer_bits_schedule.hpp>
@@ -58,6 +60,7 @@ struct Arguments
   std::string stats_json;
   std::string layer_bits;
   std::string backend = "default";
+  std::string statistics_precision = "fp32";
   int nsamples = 128;
   int seqlen = 0; // 0: max_position_embeddings
   std::int64_t seed = 0;
@@ -141,6 +144,8 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
   Plan plan;
   plan.sequential.forward.workspace_bytes = arguments.workspace_mb << 20;
   plan.sequential.forward.batch_bytes = arguments.batch_mb << 20;
+  plan.sequential.statistics_precision =
+      sgpte::product_precision_names().at(arguments.statistics_precision);
   auto const vocab = static_cast<std::size_t>(config.vocab_size);
   if (!arguments.dense_only)
   {
@@ -327,6 +332,7 @@ std::string run_fingerprint(Arguments const &arguments, Plan const &plan,
       {"quantizer",
        {o.quantizer.symmetric, o.quantizer.per_channel, o.quantizer.mse, o.quantizer.norm,
         o.quantizer.grid, o.quantizer.max_shrink, o.quantizer.group_size, o.quantizer.act_order}},
+      {"statistics_precision", arguments.statistics_precision},
       {"backend", backend},
       {"kokkos", sgpte::compat::version_string()}};
   return json.dump();
@@ -336,6 +342,12 @@ template <class ExecutionSpace>
 void run(ExecutionSpace const &space, Arguments const &arguments,
          sgpte::drivers::CompressionCli const &cli)
 {
+  if (arguments.statistics_precision == "tf32" &&
+      !sgpte::backends::supports_tf32_products<ExecutionSpace>)
+    throw sgpte::InvalidArgument(
+        std::string("--statistics-precision tf32 needs the Cuda backend with "
+                    "cuBLAS, not ") +
+        ExecutionSpace::name());
   sgpte::opt::OptCheckpoint checkpoint(arguments.model);
   Plan plan = make_plan(arguments, cli, checkpoint,
                         sgpte::opt::available_memory<ExecutionSpace>(), ExecutionSpace::name());
@@ -467,6 +479,13 @@ int main(int argc, char *argv[])
       ->check(CLI::PositiveNumber);
   device->add_option("--backend", arguments.backend, "Kokkos execution space to run on")
       ->check(CLI::IsMember(sgpte::drivers::enabled_backends()))
+      ->capture_default_str();
+  device
+      ->add_option(
+          "--statistics-precision", arguments.statistics_precision,
+          "Arithmetic of the calibration statistics' product XᵀX: fp32 (the reference's), or "
+          "tf32 on the tensor cores, faster and less accurate (Cuda only)")
+      ->check(CLI::IsMember({"fp32", "tf32"}))
       ->capture_default_str();
   auto *run_group = app.add_option_group("Run");
   run_group->add_option("--output", arguments.output,

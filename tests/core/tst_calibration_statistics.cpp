@@ -10,7 +10,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <limits>
+#include <vector>
 
 BOOST_FIXTURE_TEST_SUITE(CalibrationStatistics, sgpte_test::TrapInvalidOperations)
 
@@ -20,8 +22,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType,
   ExecutionSpace space;
   std::mt19937 generator(7);
   int const columns = 37;
-  // Batch sizes that straddle the 64-token chunks (513 tokens: nine chunks, more than one
-  // group of loads_in_flight), including an empty batch.
+  // Batch sizes that straddle the chunks of the partial sums (64 tokens on the host, 16 on a
+  // GPU; 513 tokens: 9 or 33 chunks, more than one group of loads_in_flight, and on a GPU more
+  // chunks than the threads that share a column's), including an empty batch.
   std::vector<int> const batches = {1, 300, 0, 513, 1537, 64};
   int const tokens = 2415;
   sgpte_test::MatrixXd x = sgpte_test::random_activations(tokens, columns, generator, true);
@@ -148,6 +151,62 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(staged_update_equals_the_update, DeviceType, SGPTE
   BOOST_TEST(sgpte_test::fraction_within(sgpte_test::to_eigen(h), expected,
                                          1e-5 * expected.cwiseAbs().maxCoeff(), &worst) == 1.0,
              worst);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(tf32_products_are_within_tf32_rounding, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  int const columns = 24, tokens = 700;
+  sgpte::CalibrationStatistics<ExecutionSpace> statistics(space, columns);
+  if constexpr (!sgpte::backends::supports_tf32_products<ExecutionSpace>)
+  {
+    BOOST_CHECK_THROW(statistics.set_product_precision(sgpte::ProductPrecision::tf32),
+                      sgpte::InvalidArgument);
+    BOOST_TEST((statistics.product_precision() == sgpte::ProductPrecision::fp32));
+  }
+  else
+  {
+    std::mt19937 generator(12);
+    std::vector<sgpte_test::MatrixXd> batches;
+    for (int b = 0; b < 2; ++b)
+    {
+      sgpte_test::MatrixXd x =
+          sgpte_test::round_to_float(sgpte_test::random_matrix(tokens, columns, generator));
+      // Exact in float; TF32 keeps ten mantissa bits, so this column becomes 1.
+      x.col(0).setConstant(1.0 + std::ldexp(1.0, -12));
+      batches.push_back(x);
+    }
+    statistics.set_product_precision(sgpte::ProductPrecision::tf32);
+    statistics.add_batch(space, sgpte_test::to_device_row_major<ExecutionSpace>(batches[0]));
+    statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(batches[1]));
+    // Two samples: H = (2/2) Σ XᵀX.
+    sgpte_test::MatrixXd expected = sgpte_test::MatrixXd::Zero(columns, columns);
+    sgpte_test::MatrixXd magnitude = expected;
+    for (auto const &x : batches)
+    {
+      expected += x.transpose() * x;
+      magnitude += x.cwiseAbs().transpose() * x.cwiseAbs();
+    }
+    sgpte_test::MatrixXd const h = sgpte_test::to_eigen(statistics.hessian(space));
+    // Each input rounded to TF32 is within 2⁻¹⁰ of itself (truncated or rounded), so each
+    // product within 2·2⁻¹⁰ + 2⁻²⁰; the float accumulation of 2 · tokens products and the
+    // rescaling add product_error_bound's share.
+    std::string worst;
+    sgpte_test::MatrixXd const tolerance =
+        (std::ldexp(2.0, -10) + std::ldexp(1.0, -20)) * magnitude +
+        sgpte_test::product_error_bound(2 * tokens, 1.0) * magnitude;
+    sgpte_test::MatrixXd const excess = ((h - expected).cwiseAbs() - tolerance).cwiseMax(0.0);
+    BOOST_TEST(sgpte_test::fraction_within(excess, sgpte_test::MatrixXd::Zero(columns, columns),
+                                           0.0, &worst) == 1.0,
+               worst);
+    // TF32 is in use: H(0, 0) sums (1 + 2⁻¹²)² ≈ 1 + 2⁻¹¹ per token, which TF32 makes 1, a
+    // relative deficit of ≈ 2⁻¹¹; float arithmetic stays within (2 · tokens + 2) · 2⁻²⁴ ≈ 2⁻¹⁴
+    // of the exact sum.
+    double const deficit = (expected(0, 0) - h(0, 0)) / expected(0, 0);
+    BOOST_TEST(deficit > std::ldexp(1.0, -13), "H(0, 0) is short by " << deficit);
+  }
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(bad_batches_are_rejected_and_change_nothing, DeviceType, SGPTE_DEVICE_TYPES)

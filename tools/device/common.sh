@@ -222,3 +222,18 @@ opt_suites_but_perplexity() {
   done
   wait
 }
+# Calls 28 and 30: the unit tests the statistics touch on every backend (built against the
+# Kokkos installation $1), the parts at 768 and 1024 columns on Cuda and at 768 on OpenMP (16
+# threads), the statistics at 768 columns with 1× and 4× the tokens, Cuda side by side with the
+# reference three times; the results and logs into $OUT/results$2.tar.
+statistics_kernel_measurements() {
+  build_and_run_statistics_tests "$1" "sgpte-bench sgpte-bench-statistics-parts" || return 1
+  local bench=$DEVBUILD/build/bench
+  statistics_parts "$bench" 768 1024
+  stage "parts of a batch, 768 columns, OpenMP 16 threads"
+  OMP_NUM_THREADS=16 OMP_PROC_BIND=spread OMP_PLACES=threads OPENBLAS_CORETYPE=Cooperlake \
+    "$bench/sgpte-bench-statistics-parts" --backend openmp --batches 64 2>&1 | grep -v "^ *$"
+  statistics_per_batch_at_768_columns "$bench/sgpte-bench"
+  statistics_rounds_against_the_reference "$bench/sgpte-bench" 3
+  tar cf "$OUT/results$2.tar" -C "$W" results logs
+}

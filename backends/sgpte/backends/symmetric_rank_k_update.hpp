@@ -19,7 +19,9 @@
 #include <sgpte/config.hpp>
 
 #include <sgpte/backends/blas_arguments.hpp>
+#include <sgpte/core/error.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
+#include <sgpte/core/product_precision.hpp>
 #include <sgpte/core/views.hpp>
 
 #if SGPTE_HAVE_LAPACK
@@ -31,6 +33,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <string>
 #include <type_traits>
 
 namespace sgpte::backends
@@ -73,6 +76,15 @@ bool symmetric_rank_k_update_uses_vendor([[maybe_unused]] int n)
     return true;
 }
 
+// Whether symmetric_rank_k_update_lower takes ProductPrecision::tf32 on ExecutionSpace.
+template <class ExecutionSpace>
+inline constexpr bool supports_tf32_products =
+#if SGPTE_HAVE_CUBLAS && defined(KOKKOS_ENABLE_CUDA)
+    std::is_same<ExecutionSpace, Kokkos::Cuda>::value;
+#else
+    false;
+#endif
+
 // C(i, j) = C(j, i) above the diagonal. Consecutive i are consecutive addresses of the
 // written column.
 template <class ExecutionSpace, class CView>
@@ -90,9 +102,12 @@ void mirror_lower_to_upper(ExecutionSpace const &space, CView const &c)
       });
 }
 
+// With ProductPrecision::tf32 (where supports_tf32_products) the whole of C is formed in TF32;
+// elsewhere tf32 throws InvalidArgument.
 template <class ExecutionSpace, class AView, class CView>
 void symmetric_rank_k_update_lower(ExecutionSpace const &space, char const *trans, float alpha,
-                                   AView const &a, float beta, CView const &c)
+                                   AView const &a, float beta, CView const &c,
+                                   ProductPrecision precision = ProductPrecision::fp32)
 {
   static_assert(Kokkos::is_view<AView>::value && Kokkos::is_view<CView>::value,
                 "A and C must be Kokkos views");
@@ -101,6 +116,19 @@ void symmetric_rank_k_update_lower(ExecutionSpace const &space, char const *tran
                 "A and C must be column-major");
   static_assert(std::is_same<typename CView::non_const_value_type, float>::value,
                 "C must hold float");
+  if (precision == ProductPrecision::tf32)
+  {
+    if constexpr (supports_tf32_products<ExecutionSpace>)
+    {
+      Kokkos::Profiling::pushRegion("sgpte::symmetric_rank_k_update_lower (TF32)");
+      cublas_tf32_rank_k_update(space, trans, alpha, a, beta, c);
+      Kokkos::Profiling::popRegion();
+      return;
+    }
+    else
+      throw InvalidArgument(std::string("TF32 products need the Cuda backend with cuBLAS, not ") +
+                            ExecutionSpace::name());
+  }
   Kokkos::Profiling::pushRegion("sgpte::symmetric_rank_k_update_lower");
   if (symmetric_rank_k_update_uses_vendor<ExecutionSpace>(static_cast<int>(c.extent(0))))
   {

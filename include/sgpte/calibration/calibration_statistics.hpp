@@ -17,6 +17,7 @@
 #include <sgpte/backends/symmetric_rank_k_update.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
+#include <sgpte/core/product_precision.hpp>
 #include <sgpte/core/views.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -77,6 +78,18 @@ public:
   // nothing.
   template <class InputView>
   void add_batch(ExecutionSpace const &space, InputView const &inputs, std::int64_t samples = 1);
+
+  // The arithmetic of the batches' XᵀX (fp32 unless set; tf32 where
+  // backends::supports_tf32_products, else InvalidArgument). Applies to the batches added after.
+  void set_product_precision(ProductPrecision precision)
+  {
+    if (precision == ProductPrecision::tf32 && !backends::supports_tf32_products<ExecutionSpace>)
+      throw InvalidArgument(std::string("TF32 calibration statistics need the Cuda backend with "
+                                        "cuBLAS, not ") +
+                            ExecutionSpace::name());
+    _precision = precision;
+  }
+  ProductPrecision product_precision() const { return _precision; }
 
   int columns() const { return static_cast<int>(_columns.mean.extent(0)); }
   std::int64_t tokens() const { return _tokens; }
@@ -143,6 +156,7 @@ private:
   detail::CheckResult<ExecutionSpace> _worst;
   Matrix<ExecutionSpace> _batch_gram;
   backends::CompletionEvent<ExecutionSpace> _checked;
+  ProductPrecision _precision = ProductPrecision::fp32;
   std::int64_t _tokens = 0;
   std::int64_t _samples = 0;
   bool _upper_behind = false; // the upper triangle of H lags its lower one
@@ -151,21 +165,26 @@ private:
 namespace detail
 {
 
-// Tokens per partial sum of the column statistics: enough parallel work on a GPU while the
-// partial sums stay short enough to be accurate in double precision.
-inline constexpr int calibration_chunk_tokens = 64;
+// Tokens per partial sum of the column statistics, short enough for the partial sums to be
+// accurate in double precision. On a GPU the partial sums are the statistics' parallelism
+// over the tokens: 16-token chunks give four times the threads of 64-token ones, enough to keep
+// the memory busy (bench/README.md). A host thread sums many chunks in a row and is faster
+// with longer ones, whose fewer partial sums it also adds up faster.
+template <class ExecutionSpace>
+inline constexpr int calibration_chunk_tokens = is_host_space_v<ExecutionSpace> ? 64 : 16;
+
+template <class ExecutionSpace>
+int calibration_chunks(std::int64_t tokens)
+{
+  return static_cast<int>((tokens + calibration_chunk_tokens<ExecutionSpace> - 1) /
+                          calibration_chunk_tokens<ExecutionSpace>);
+}
 
 // Values the column statistics' loops load before they use them. Each thread sums its chunk
 // (or a column's chunks) in order, and a value used as soon as it is loaded makes the thread
 // wait out the memory's latency before it issues the next load. Grouped, the statistics at
 // 768 columns ran 1.2× faster on OpenMP and 1.08× on Cuda (bench/README.md).
 inline constexpr int loads_in_flight = 8;
-
-KOKKOS_INLINE_FUNCTION int chunk_end(int chunk, int tokens)
-{
-  int const end = (chunk + 1) * calibration_chunk_tokens;
-  return end < tokens ? end : tokens;
-}
 
 template <class ExecutionSpace>
 using PartialSums = Kokkos::View<double ***, Kokkos::LayoutRight, typename ExecutionSpace::memory_space>;
@@ -198,7 +217,8 @@ void column_partial_sums(ExecutionSpace const &space, InputView const &inputs, b
 {
   int const tokens = static_cast<int>(inputs.extent(0));
   int const columns = static_cast<int>(inputs.extent(1));
-  int const chunks = (tokens + calibration_chunk_tokens - 1) / calibration_chunk_tokens;
+  int const chunks = calibration_chunks<ExecutionSpace>(tokens);
+  int const chunk_tokens = calibration_chunk_tokens<ExecutionSpace>;
   Kokkos::parallel_for(
       "sgpte::calibration_partial_sums",
       Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>>(
@@ -206,11 +226,11 @@ void column_partial_sums(ExecutionSpace const &space, InputView const &inputs, b
       KOKKOS_LAMBDA(std::int64_t item) {
         int const chunk = static_cast<int>(item / columns);
         int const column = static_cast<int>(item % columns);
-        int const end = chunk_end(chunk, tokens);
+        int const end = (chunk + 1) * chunk_tokens < tokens ? (chunk + 1) * chunk_tokens : tokens;
         double const shift = first_batch ? static_cast<double>(inputs(0, column)) : mean(column);
         double const k = compat::isfinite(shift) ? shift : 0.0;
         double sum = 0, shifted_squares = 0, abs_sum = 0, squares = 0, bad = 0;
-        for (int first = chunk * calibration_chunk_tokens; first < end; first += loads_in_flight)
+        for (int first = chunk * chunk_tokens; first < end; first += loads_in_flight)
         {
           float x[loads_in_flight];
           for (int u = 0; u < loads_in_flight; ++u)
@@ -239,35 +259,43 @@ void column_partial_sums(ExecutionSpace const &space, InputView const &inputs, b
       });
 }
 
-// Σ over the chunks of each slot of one column's partial sums, in chunk order,
-// loads_in_flight chunks at a time.
+// Σ over the chunks first, first + stride, … of each slot of one column's partial sums, in
+// that order, loads_in_flight chunks at a time.
 template <class Partials>
-KOKKOS_INLINE_FUNCTION void column_totals(Partials const &partials, int chunks, int column,
-                                          double (&totals)[partial_slots])
+KOKKOS_INLINE_FUNCTION void column_totals(Partials const &partials, int first, int stride,
+                                          int chunks, int column, double (&totals)[partial_slots])
 {
   for (int s = 0; s < partial_slots; ++s)
     totals[s] = 0.0;
-  for (int first = 0; first < chunks; first += loads_in_flight)
+  for (int group = first; group < chunks; group += loads_in_flight * stride)
   {
     double loaded[loads_in_flight][partial_slots];
     for (int u = 0; u < loads_in_flight; ++u)
       for (int s = 0; s < partial_slots; ++s)
-        loaded[u][s] = first + u < chunks ? partials(first + u, column, s) : 0.0;
+        loaded[u][s] = group + u * stride < chunks ? partials(group + u * stride, column, s) : 0.0;
     for (int u = 0; u < loads_in_flight; ++u)
       for (int s = 0; s < partial_slots; ++s)
         totals[s] += loaded[u][s];
   }
 }
 
+// Threads of check_and_merge that share one column's partial sums: a warp on a GPU, whose
+// 16-token chunks (calibration_chunk_tokens) would leave one thread per column a long chain of
+// loads. Teams of eight columns, which make Kokkos' reduction over the teams cheaper (4.7
+// against 10 µs empty), made the kernel slower (23 against 14 µs on an H200 at 768 columns;
+// tools/device/reduction_probe.cpp, bench/README.md).
+template <class ExecutionSpace>
+inline constexpr int check_team_size = is_host_space_v<ExecutionSpace> ? 1 : 32;
+
 // The column that disqualifies the batch, if any: a column holding NaN or Inf reports
 // poisoned_column, any other its Σ x² (at most FLT_MAX² · tokens, far below it). The batch is
 // acceptable when the result is at most max_column_square_sum.
 inline constexpr double poisoned_column = std::numeric_limits<double>::max();
 
-// One pass over the partial sums per column: the check's worst column into `worst`, and the
-// batch's (count, mean, M2) merged with Chan et al.'s update into `merged`, from `current`
-// (which stays as it was, so that a refused batch changes nothing). Asynchronous where the
-// result's memory is device-accessible (a Kokkos reduction into a view).
+// One pass over the partial sums, a team per column: the check's worst column into `worst`,
+// and the batch's (count, mean, M2) merged with Chan et al.'s update into `merged`, from
+// `current` (which stays as it was, so that a refused batch changes nothing). Asynchronous
+// where the result's memory is device-accessible (a Kokkos reduction into a view).
 template <class ExecutionSpace, class InputView>
 void check_and_merge(ExecutionSpace const &space, InputView const &inputs,
                      PartialSums<ExecutionSpace> const &partials, std::int64_t tokens_before,
@@ -276,7 +304,7 @@ void check_and_merge(ExecutionSpace const &space, InputView const &inputs,
                      CheckResult<ExecutionSpace> const &worst)
 {
   int const tokens = static_cast<int>(inputs.extent(0));
-  int const chunks = (tokens + calibration_chunk_tokens - 1) / calibration_chunk_tokens;
+  int const chunks = calibration_chunks<ExecutionSpace>(tokens);
   bool const first_batch = tokens_before == 0;
   double const n_a = static_cast<double>(tokens_before);
   double const n_b = static_cast<double>(tokens);
@@ -284,12 +312,31 @@ void check_and_merge(ExecutionSpace const &space, InputView const &inputs,
   auto const mean_abs = current.mean_abs, mean = current.mean, m2 = current.m2;
   auto const merged_mean_abs = merged.mean_abs, merged_mean = merged.mean, merged_m2 = merged.m2;
   using Reducer = Kokkos::MaxLoc<double, int, typename CheckResult<ExecutionSpace>::memory_space>;
+  using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
+  using ThreadTotals =
+      Kokkos::View<double *[partial_slots], Kokkos::LayoutRight,
+                   typename ExecutionSpace::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+  int const team_size = check_team_size<ExecutionSpace>;
   Kokkos::parallel_reduce(
       "sgpte::calibration_check_and_merge",
-      Kokkos::RangePolicy<ExecutionSpace>(space, 0, static_cast<int>(mean.extent(0))),
-      KOKKOS_LAMBDA(int column, typename Reducer::value_type &partial) {
+      Policy(space, static_cast<int>(mean.extent(0)), team_size)
+          .set_scratch_size(0, Kokkos::PerTeam(ThreadTotals::shmem_size(team_size))),
+      KOKKOS_LAMBDA(typename Policy::member_type const &team,
+                    typename Reducer::value_type &partial) {
+        int const column = team.league_rank();
+        int const rank = team.team_rank();
+        ThreadTotals thread_totals(team.team_scratch(0), team.team_size());
         double totals[partial_slots];
-        column_totals(partials, chunks, column, totals);
+        column_totals(partials, rank, team.team_size(), chunks, column, totals);
+        for (int s = 0; s < partial_slots; ++s)
+          thread_totals(rank, s) = totals[s];
+        team.team_barrier();
+        if (rank != 0)
+          return;
+        // The threads' totals in thread order, so that every run gives the same result.
+        for (int t = 1; t < team.team_size(); ++t)
+          for (int s = 0; s < partial_slots; ++s)
+            totals[s] += thread_totals(t, s);
         double const value = totals[non_finite_count] > 0 ? poisoned : totals[square_sum];
         if (value > partial.val)
         {
@@ -316,13 +363,14 @@ void check_and_merge(ExecutionSpace const &space, InputView const &inputs,
 // The lower triangle of H = beta H + alpha XᵀX for X of tokens × columns in any layout.
 template <class ExecutionSpace, class InputView>
 void gram_update_lower(ExecutionSpace const &space, float alpha, InputView const &inputs,
-                       float beta, Matrix<ExecutionSpace> const &hessian)
+                       float beta, Matrix<ExecutionSpace> const &hessian,
+                       ProductPrecision precision = ProductPrecision::fp32)
 {
   using layout = typename InputView::array_layout;
   bool const contiguous = inputs.span() == inputs.extent(0) * inputs.extent(1);
   if constexpr (std::is_same<layout, Kokkos::LayoutLeft>::value)
   {
-    backends::symmetric_rank_k_update_lower(space, "T", alpha, inputs, beta, hessian);
+    backends::symmetric_rank_k_update_lower(space, "T", alpha, inputs, beta, hessian, precision);
     return;
   }
   else if constexpr (std::is_same<layout, Kokkos::LayoutRight>::value)
@@ -334,14 +382,15 @@ void gram_update_lower(ExecutionSpace const &space, float alpha, InputView const
       Kokkos::View<float const **, Kokkos::LayoutLeft, typename InputView::memory_space,
                    Kokkos::MemoryTraits<Kokkos::Unmanaged>>
           transposed(inputs.data(), inputs.extent(1), inputs.extent(0));
-      backends::symmetric_rank_k_update_lower(space, "N", alpha, transposed, beta, hessian);
+      backends::symmetric_rank_k_update_lower(space, "N", alpha, transposed, beta, hessian,
+                                              precision);
       return;
     }
   }
   Matrix<ExecutionSpace> copy(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::batch_copy"),
                               inputs.extent(0), inputs.extent(1));
   Kokkos::deep_copy(space, copy, inputs);
-  backends::symmetric_rank_k_update_lower(space, "T", alpha, copy, beta, hessian);
+  backends::symmetric_rank_k_update_lower(space, "T", alpha, copy, beta, hessian, precision);
 }
 
 // add_batch's staged update: where the host can wait for the batch's check while the device
@@ -359,21 +408,23 @@ bool stages_gram_update(int columns)
          !backends::symmetric_rank_k_update_uses_vendor<ExecutionSpace>(columns);
 }
 
-// The lower triangle of H = beta H + G. Consecutive work items are consecutive addresses.
+// The lower triangle of H = beta H + G: a team per column, its threads on consecutive rows
+// (consecutive addresses) from the diagonal down. A flat index over all n² entries spent most
+// of its time in 64-bit divisions and idle upper-triangle items (7.2 µs at 768 columns on an
+// H200; bench/README.md).
 template <class ExecutionSpace>
 void add_scaled_lower(ExecutionSpace const &space, float beta, Matrix<ExecutionSpace> const &g,
                       Matrix<ExecutionSpace> const &h)
 {
+  using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
   int const n = static_cast<int>(h.extent(0));
   Kokkos::parallel_for(
       "sgpte::calibration_add_batch_gram",
-      Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>>(
-          space, 0, static_cast<std::int64_t>(n) * n),
-      KOKKOS_LAMBDA(std::int64_t item) {
-        int const i = static_cast<int>(item % n);
-        int const j = static_cast<int>(item / n);
-        if (i >= j)
-          h(i, j) = beta * h(i, j) + g(i, j);
+      Policy(space, n, is_host_space_v<ExecutionSpace> ? 1 : 128),
+      KOKKOS_LAMBDA(typename Policy::member_type const &team) {
+        int const j = team.league_rank();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, j, n),
+                             [&](int i) { h(i, j) = beta * h(i, j) + g(i, j); });
       });
 }
 
@@ -403,8 +454,7 @@ void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &spac
   require_hessian();
 
   Kokkos::Profiling::pushRegion("sgpte::add_batch");
-  int const chunks = (static_cast<int>(batch_tokens) + detail::calibration_chunk_tokens - 1) /
-                     detail::calibration_chunk_tokens;
+  int const chunks = detail::calibration_chunks<ExecutionSpace>(batch_tokens);
   if (static_cast<int>(_partials.extent(0)) < chunks) // grow-only: no allocation per batch
     _partials = detail::PartialSums<ExecutionSpace>(
         Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::partial_sums"), chunks, columns(),
@@ -425,7 +475,7 @@ void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &spac
       _batch_gram = Matrix<ExecutionSpace>(
           Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::batch_gram"), columns(),
           columns());
-    detail::gram_update_lower(space, alpha, inputs, 0.0f, _batch_gram);
+    detail::gram_update_lower(space, alpha, inputs, 0.0f, _batch_gram, _precision);
   }
 
   _checked.wait();
@@ -445,7 +495,7 @@ void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &spac
   if (staged)
     detail::add_scaled_lower(space, beta, _batch_gram, _hessian);
   else
-    detail::gram_update_lower(space, alpha, inputs, beta, _hessian);
+    detail::gram_update_lower(space, alpha, inputs, beta, _hessian, _precision);
   _upper_behind = true;
   _samples = total;
   _tokens += batch_tokens;

@@ -14,6 +14,7 @@
 // activations (twice) and the layer workspace.
 
 #include <sgpte/core/error.hpp>
+#include <sgpte/core/product_precision.hpp>
 #include <sgpte/layer/compression_options.hpp>
 #include <sgpte/layer/layer_compressor.hpp>
 #include <sgpte/opt/decoder_layer.hpp>
@@ -48,6 +49,8 @@ struct SequentialOptions
   // restored in the checkpoint (layer_checkpoints.hpp): they are only passed through.
   int restored_until = 0;
   ForwardOptions forward;
+  // The calibration statistics' product (CalibrationStatistics::set_product_precision).
+  ProductPrecision statistics_precision = ProductPrecision::fp32;
 
   int end_layer(int layers) const { return max_layer.value_or(layers); }
 
@@ -160,6 +163,7 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
       auto const dtype = checkpoint.info(linear_weight_name(layer, module)).dtype;
       compressors.emplace_back(space, statistics_name(layer, module), weights[module].weight,
                                &stats, dtype);
+      compressors.back().statistics().set_product_precision(options.statistics_precision);
     }
     report(progress, "compress", step, steps, where + ": calibration forward");
     // Each window counts as one calibration sample, as each of the reference's forward
