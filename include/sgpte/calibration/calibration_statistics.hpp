@@ -398,9 +398,9 @@ void gram_update_lower(ExecutionSpace const &space, float alpha, InputView const
 // the wait, and added into H once the batch is accepted, so that the device need not idle
 // while the host receives the check and queues the product. On an H200 at 768 columns and 2048
 // tokens that round trip cost ≈ 13 µs per batch (tools/device/statistics_update_probe.cu) and
-// the add costs 7 µs (bench/statistics_parts.cpp). Only below cuBLAS' syrk threshold: above,
-// the update takes several hundred µs, which the round trip hardly adds to, and the add's
-// pass over H grows with it (180 µs at 3072 columns).
+// the add costs 3.3 µs of device time (tools/device/reduction_probe.cpp). Only below cuBLAS'
+// syrk threshold: above, the update takes several hundred µs, which the round trip hardly adds
+// to, and the add's pass over H grows with it (180 µs at 3072 columns).
 template <class ExecutionSpace>
 bool stages_gram_update(int columns)
 {
