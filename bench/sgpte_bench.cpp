@@ -82,9 +82,12 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
   for (auto const &name : options.names)
     if (!configurations.count(name))
       throw sgpte::InvalidArgument("--configs: unknown configuration '" + name + "'");
+  sgpte::ProductPrecision const statistics_precision =
+      sgpte::product_precision_names().at(options.statistics_precision);
   std::printf("sgpte-bench on %s (Kokkos %s), %ld calibration tokens in batches of %d%s\n",
               ExecutionSpace::name(), sgpte::compat::version_string().c_str(), options.tokens,
-              options.batch, options.statistics_precision == "tf32" ? ", statistics in TF32" : "");
+              options.batch,
+              statistics_precision == sgpte::ProductPrecision::tf32 ? ", statistics in TF32" : "");
   nlohmann::json results = nlohmann::json::array();
   std::printf("%-11s %-26s %12s %14s %11s %9s %12s\n", "shape", "configuration", "statistics s", "factorization s",
               "allocation s", "sweep s", "fasterprune s");
@@ -98,8 +101,7 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
                                                                                              shape.columns);
     fill_uniform(space, inputs, 2, 1.0f);
     sgpte::LayerCompressor<ExecutionSpace> layer(space, text, weight);
-    layer.statistics().set_product_precision(
-        sgpte::product_precision_names().at(options.statistics_precision));
+    layer.statistics().set_product_precision(statistics_precision);
     // The batches back to back, timed as a whole, as the reference's loop is.
     space.fence();
     Kokkos::Timer statistics_timer;
@@ -168,7 +170,7 @@ int main(int argc, char *argv[])
   app.add_option("--repeat", options.repeat, "Runs per configuration (best is shown)")->capture_default_str();
   app.add_option("--statistics-precision", options.statistics_precision,
                  "Arithmetic of the statistics' product XtX: fp32, or tf32 (Cuda only)")
-      ->check(CLI::IsMember({"fp32", "tf32"}))
+      ->check(CLI::IsMember(sgpte::product_precision_names()))
       ->capture_default_str();
   app.add_option("--json", options.json, "Also write the results as JSON to this file");
   return sgpte::bench::run_on_chosen_backend(

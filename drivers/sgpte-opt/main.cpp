@@ -342,7 +342,8 @@ template <class ExecutionSpace>
 void run(ExecutionSpace const &space, Arguments const &arguments,
          sgpte::drivers::CompressionCli const &cli)
 {
-  if (arguments.statistics_precision == "tf32" &&
+  if (sgpte::product_precision_names().at(arguments.statistics_precision) ==
+          sgpte::ProductPrecision::tf32 &&
       !sgpte::backends::supports_tf32_products<ExecutionSpace>)
     throw sgpte::InvalidArgument(
         std::string("--statistics-precision tf32 needs the Cuda backend with "
@@ -485,7 +486,7 @@ int main(int argc, char *argv[])
           "--statistics-precision", arguments.statistics_precision,
           "Arithmetic of the calibration statistics' product XᵀX: fp32 (the reference's), or "
           "tf32 on the tensor cores, faster and less accurate (Cuda only)")
-      ->check(CLI::IsMember({"fp32", "tf32"}))
+      ->check(CLI::IsMember(sgpte::product_precision_names()))
       ->capture_default_str();
   auto *run_group = app.add_option_group("Run");
   run_group->add_option("--output", arguments.output,
