@@ -59,17 +59,21 @@ void run(ExecutionSpace const &space, Options const &options)
   Kokkos::fill_random(inputs, pool, -1.0f, 1.0f);
   Kokkos::fence();
 
-  int const chunks = detail::calibration_chunks<ExecutionSpace>(options.batch);
-  detail::PartialSums<ExecutionSpace> partials("partials", chunks, n, detail::partial_slots);
   detail::ColumnStatistics<ExecutionSpace> current(space, n), merged(space, n);
-  detail::CheckResult<ExecutionSpace> worst("worst");
-  sgpte::Matrix<ExecutionSpace> hessian("hessian", n, n), gram("gram", n, n);
+  detail::ColumnChecks<ExecutionSpace> checks("checks", n);
+  detail::ChunkSums<ExecutionSpace> chunk_sums;
+  sgpte::Matrix<ExecutionSpace> hessian("hessian", n, n), next("next", n, n);
+  sgpte::backends::RankKUpdateWorkspace<ExecutionSpace> workspace;
   sgpte::backends::CompletionEvent<ExecutionSpace> checked;
+  auto const update_into = [&]
+  {
+    detail::gram_update_into(space, 1e-3f, inputs, 0.5f, hessian, next,
+                             sgpte::ProductPrecision::fp32, workspace);
+  };
 
-  time_part(space, options, "column partial sums",
-            [&] { detail::column_partial_sums(space, inputs, false, partials, current.mean); });
-  time_part(space, options, "check and merge",
-            [&] { detail::check_and_merge(space, inputs, partials, 1, current, merged, worst); });
+  auto const column_statistics = [&]
+  { detail::column_statistics(space, inputs, 1, current, merged, checks, chunk_sums); };
+  time_part(space, options, "column statistics and check", column_statistics);
   time_part(space, options, "host waits for the check (record + wait)",
             [&]
             {
@@ -78,17 +82,12 @@ void run(ExecutionSpace const &space, Options const &options)
             });
   time_part(space, options, "XtX into H (beta = 0.5)",
             [&] { detail::gram_update_lower(space, 1e-3f, inputs, 0.5f, hessian); });
-  time_part(space, options, "XtX into a workspace (beta = 0)",
-            [&] { detail::gram_update_lower(space, 1e-3f, inputs, 0.0f, gram); });
-  time_part(space, options, "workspace added into H",
-            [&] { detail::add_scaled_lower(space, 0.5f, gram, hessian); });
+  time_part(space, options, "H + XtX beside H (the staged update)", update_into);
   time_part(space, options, "all kernels of a staged batch, no wait",
             [&]
             {
-              detail::column_partial_sums(space, inputs, false, partials, current.mean);
-              detail::check_and_merge(space, inputs, partials, 1, current, merged, worst);
-              detail::gram_update_lower(space, 1e-3f, inputs, 0.0f, gram);
-              detail::add_scaled_lower(space, 0.5f, gram, hessian);
+              column_statistics();
+              update_into();
             });
   sgpte::CalibrationStatistics<ExecutionSpace> statistics(space, n);
   time_part(space, options,

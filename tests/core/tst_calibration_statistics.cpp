@@ -22,11 +22,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType,
   ExecutionSpace space;
   std::mt19937 generator(7);
   int const columns = 37;
-  // Batch sizes that straddle the chunks of the partial sums (64 tokens on the host, 16 on a
-  // GPU; 513 tokens: 9 or 33 chunks, more than one group of loads_in_flight, and on a GPU more
-  // chunks than the threads that share a column's), including an empty batch.
-  std::vector<int> const batches = {1, 300, 0, 513, 1537, 64};
-  int const tokens = 2415;
+  // Batch sizes that straddle the chunks of the column sums (64 tokens on the host, 16 on a
+  // GPU, whose team gives a column 64 rows of threads; 513 tokens: 9 host chunks; 1537 and
+  // 4500: rows of a GPU team that sum several chunks), including an empty batch. 37 columns:
+  // four GPU teams of eight columns and a team with three idle columns.
+  std::vector<int> const batches = {1, 300, 0, 513, 1537, 64, 4500};
+  int const tokens = 6915;
   sgpte_test::MatrixXd x = sgpte_test::random_activations(tokens, columns, generator, true);
   x.col(4).array() += 1000.0; // a large mean: the naive Σx² − (Σx)² variance would cancel
   x = sgpte_test::round_to_float(x);
@@ -43,10 +44,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType,
     start += batches[b];
   }
   BOOST_TEST(statistics.tokens() == tokens);
-  BOOST_TEST(statistics.samples() == 5); // the empty batch is no sample
+  BOOST_TEST(statistics.samples() == 6); // the empty batch is no sample
 
   // Each call is one sample, as the reference counts a 2-D batch.
-  sgpte_test::MatrixXd const expected_h = 2.0 / 5 * x.transpose() * x;
+  sgpte_test::MatrixXd const expected_h = 2.0 / 6 * x.transpose() * x;
   sgpte_test::MatrixXd const h = sgpte_test::to_eigen(statistics.hessian(space));
   // float GEMM partial sums over at most `tokens` products, then a few rescalings.
   double const h_tolerance = 1e-5 * expected_h.cwiseAbs().maxCoeff();
@@ -138,19 +139,31 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(staged_update_equals_the_update, DeviceType, SGPTE
       sgpte_test::round_to_float(sgpte_test::random_matrix(tokens, columns, generator));
   sgpte_test::MatrixXd const h0 =
       sgpte_test::round_to_float(sgpte_test::random_matrix(columns, columns, generator));
-  // H = 0.5 H0 + 0.25 XᵀX in its lower triangle, the upper one untouched.
-  sgpte_test::MatrixXd expected = h0;
-  expected.template triangularView<Eigen::Lower>() = 0.5 * h0 + 0.25 * x.transpose() * x;
-  sgpte::Matrix<ExecutionSpace> gram("gram", columns, columns);
-  sgpte::detail::gram_update_lower(space, 0.25f, sgpte_test::to_device_row_major<ExecutionSpace>(x),
-                                   0.0f, gram);
+  sgpte_test::MatrixXd const expected = 0.5 * h0 + 0.25 * x.transpose() * x;
   auto const h = sgpte_test::to_device<ExecutionSpace>(h0);
-  sgpte::detail::add_scaled_lower(space, 0.5f, gram, h);
-  // float products of `tokens` terms, as in the first test.
-  std::string worst;
-  BOOST_TEST(sgpte_test::fraction_within(sgpte_test::to_eigen(h), expected,
-                                         1e-5 * expected.cwiseAbs().maxCoeff(), &worst) == 1.0,
-             worst);
+  // The staged update's output starts as NaN: every entry of its lower triangle is written.
+  auto const next = sgpte_test::to_device<ExecutionSpace>(
+      sgpte_test::MatrixXd::Constant(columns, columns, std::numeric_limits<double>::quiet_NaN()));
+  sgpte::backends::RankKUpdateWorkspace<ExecutionSpace> workspace;
+  for (bool const row_major : {true, false})
+  {
+    if (row_major)
+      sgpte::detail::gram_update_into(space, 0.25f,
+                                      sgpte_test::to_device_row_major<ExecutionSpace>(x), 0.5f, h,
+                                      next, sgpte::ProductPrecision::fp32, workspace);
+    else
+      sgpte::detail::gram_update_into(space, 0.25f, sgpte_test::to_device<ExecutionSpace>(x), 0.5f,
+                                      h, next, sgpte::ProductPrecision::fp32, workspace);
+    sgpte_test::MatrixXd const lower =
+        sgpte_test::to_eigen(next).template triangularView<Eigen::Lower>();
+    sgpte_test::MatrixXd const expected_lower = expected.template triangularView<Eigen::Lower>();
+    // float products of `tokens` terms, as in the first test.
+    std::string worst;
+    BOOST_TEST(sgpte_test::fraction_within(lower, expected_lower,
+                                           1e-5 * expected.cwiseAbs().maxCoeff(), &worst) == 1.0,
+               worst);
+    BOOST_TEST((sgpte_test::to_eigen(h) == h0)); // H is read, not written
+  }
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(tf32_products_are_within_tf32_rounding, DeviceType,

@@ -237,3 +237,36 @@ statistics_kernel_measurements() {
   statistics_rounds_against_the_reference "$bench/sgpte-bench" 3
   tar cf "$OUT/results$2.tar" -C "$W" results logs
 }
+# Calls 34–37: the unit tests the statistics touch on every backend (built against the Kokkos
+# installation $1, their failures in full), the device-time probe (reduction_probe.cpp), the
+# parts of a batch at 768 and 1024 columns on Cuda and at 768 on OpenMP (16 threads), Cuda side
+# by side with the reference three times with sgpte's statistics in fp32 and once in TF32, and
+# the tiny model on Cuda.
+statistics_batch_measurements() {
+  use_prebuilt > /dev/null
+  start_device_build 16 "$1" "sgpte_core_tests sgpte_conformance_tests sgpte_hostile_tests sgpte-bench sgpte-bench-statistics-parts sgpte-opt"
+  wait_for_device_build 250 || return 1
+  for name in core conformance hostile; do
+    stage "sgpte_${name}_tests (Serial, OpenMP with 4 threads, Cuda)"
+    (cd "$DEVBUILD/build/tests/$name" && OMP_NUM_THREADS=4 OMP_PROC_BIND=false "./sgpte_${name}_tests" > "$W/logs/$name.log" 2>&1
+     echo "rc=$?"; grep -B2 -A6 "error:\|fatal error" "$W/logs/$name.log" | head -n 60; tail -n 2 "$W/logs/$name.log")
+  done
+  local bench=$DEVBUILD/build/bench
+  stage "build and run the device-time probe"
+  PATH=/usr/local/cuda/bin:$PATH "$1/bin/nvcc_wrapper" -std=c++17 -O3 -extended-lambda -arch=sm_90 -fopenmp \
+    -I"$DEVBUILD/build/include" -Iinclude -Ibackends -I"$1/include" -I.devices/sysdeps/include/eigen3 \
+    tools/device/reduction_probe.cpp -o "$W/reduction_probe" -L"$1/lib" -lkokkoskernels -lkokkoscore \
+    -L/usr/local/cuda/lib64 -lcublasLt -lcublas -lcusolver -lcuda -ldl > "$W/logs/probe-build.log" 2>&1 &&
+    for round in 1 2; do "$W/reduction_probe" 2>&1 | grep "sgpte\|statistics\|empty\|error"; echo; done
+  statistics_parts "$bench" 768 1024
+  stage "parts of a batch, 768 columns, OpenMP 16 threads"
+  OMP_NUM_THREADS=16 OMP_PROC_BIND=spread OMP_PLACES=threads \
+    "$bench/sgpte-bench-statistics-parts" --backend openmp --batches 64 2>&1 | grep -v "^ *$"
+  statistics_rounds_against_the_reference "$bench/sgpte-bench" 3
+  stage "Cuda against the reference, sgpte's statistics in TF32"
+  side_by_side "$bench/sgpte-bench" cuda cuda sparse50 6 --statistics-precision tf32
+  stage "sgpte-opt on the tiny model (Cuda, default options)"
+  "$DEVBUILD/build/drivers/sgpte-opt" models/tiny-opt --calibration "$CAL" --evaluation "$EVAL" \
+    --backend cuda > "$W/logs/tiny-cuda.log" 2>&1
+  echo "rc=$?"; grep -A3 "^Perplexity" "$W/logs/tiny-cuda.log"; tail -n 3 "$W/logs/tiny-cuda.log"
+}

@@ -1,11 +1,11 @@
-// Device probe (calls 29 and 30): what a statistics batch's small kernels cost on Cuda. The
+// Device probe (calls 29, 30, 34 and 35): what a statistics batch's small kernels cost on Cuda. The
 // check and merge kernel took 14 µs per 2,048-token batch at 768 columns whether one thread or
 // one warp handled a column (calls 26 and 28). This times, back to back as add_batch queues
 // them, empty kernels of the same shape with and without a MaxLoc reduction, into host-pinned
 // and into device memory, against sgpte's kernels: the host's rate of queueing them. Then the
 // device's time alone: each part queued 64 times behind a 5 ms spin kernel, so that the device
 // never waits for the host, between two CUDA events recorded after the spin and after the last.
-// Built and run by tools/device/call29.sh.
+// Built and run by tools/device/call29.sh (call 35: call35.sh).
 #include <sgpte/calibration/calibration_statistics.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -139,22 +139,20 @@ int main(int argc, char *argv[])
   // sgpte's own kernels on a batch like sgpte-bench-statistics-parts'.
   Kokkos::View<float **, Kokkos::LayoutRight, Space> inputs("inputs", tokens, columns);
   Kokkos::deep_copy(inputs, 0.5f);
-  int const chunks = sgpte::detail::calibration_chunks<Space>(tokens);
-  sgpte::detail::PartialSums<Space> partials("partials", chunks, columns,
-                                             sgpte::detail::partial_slots);
   sgpte::detail::ColumnStatistics<Space> current(space, columns), merged(space, columns);
-  sgpte::detail::CheckResult<Space> worst("worst");
-  auto const partial_sums = [&]
-  { sgpte::detail::column_partial_sums(space, inputs, false, partials, current.mean); };
-  auto const check = [&]
-  { sgpte::detail::check_and_merge(space, inputs, partials, 1, current, merged, worst); };
-  partial_sums();
-  time_it("sgpte check_and_merge (host-pinned result)", check);
-  time_it("sgpte column_partial_sums", partial_sums);
+  sgpte::detail::ColumnChecks<Space> checks("checks", columns);
+  sgpte::detail::ChunkSums<Space> chunk_sums;
+  auto const statistics = [&]
+  { sgpte::detail::column_statistics(space, inputs, 1, current, merged, checks, chunk_sums); };
+  time_it("sgpte column_statistics (host-pinned checks)", statistics);
 
-  sgpte::Matrix<Space> hessian("hessian", columns, columns), gram("gram", columns, columns);
-  auto const product = [&] { sgpte::detail::gram_update_lower(space, 1e-3f, inputs, 0.0f, gram); };
-  auto const add = [&] { sgpte::detail::add_scaled_lower(space, 0.5f, gram, hessian); };
+  sgpte::Matrix<Space> hessian("hessian", columns, columns), next("next", columns, columns);
+  sgpte::backends::RankKUpdateWorkspace<Space> workspace;
+  auto const product = [&]
+  {
+    sgpte::detail::gram_update_into(space, 1e-3f, inputs, 0.5f, hessian, next,
+                                    sgpte::ProductPrecision::fp32, workspace);
+  };
   time_on_device(space, "empty parallel_for, RangePolicy(768)", empty_range);
   time_on_device(space, "MaxLoc reduce, TeamPolicy(768, 32), host-pinned",
                  [&] { team_reduce<Kokkos::CudaHostPinnedSpace>(space, columns, 32, pinned); });
@@ -212,23 +210,13 @@ int main(int argc, char *argv[])
                          }
                        });
                  });
-  time_on_device(space, "sgpte column_partial_sums", partial_sums);
-  time_on_device(space, "sgpte check_and_merge", check);
-  time_on_device(space, "sgpte XtX into a workspace", product);
-  time_on_device(space, "sgpte workspace added into H", add);
-  time_on_device(space, "partial sums + check",
+  time_on_device(space, "sgpte column_statistics", statistics);
+  time_on_device(space, "sgpte H + XtX beside H (cublasLt)", product);
+  time_on_device(space, "column statistics + H + XtX beside H (a staged batch)",
                  [&]
                  {
-                   partial_sums();
-                   check();
-                 });
-  time_on_device(space, "partial sums + check + XtX + add (a staged batch)",
-                 [&]
-                 {
-                   partial_sums();
-                   check();
+                   statistics();
                    product();
-                   add();
                  });
   return 0;
 }

@@ -3,13 +3,16 @@
 // cuBLAS in several ways, and the cost of the host waiting for an overflow check before it
 // queues the product (what CalibrationStatistics::add_batch does) against queueing
 // everything and waiting on an event recorded before the product.
+// cuBLASLt's matmul writes D = beta C + alpha A Aᵀ out of place (D ≠ C), which lets the host
+// accept a checked batch by swapping the two buffers instead of adding a staged product.
 // Prints microseconds per batch (CUDA events around `batches` batches, best of 3).
-// Build: nvcc -O2 -std=c++17 -arch=sm_90 statistics_update_probe.cu -lcublas -o probe
+// Build: nvcc -O2 -std=c++17 -arch=sm_90 statistics_update_probe.cu -lcublas -lcublasLt -o probe
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <vector>
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -74,6 +77,48 @@ __global__ void scale_copy(float const *a, float factor, float *y, size_t count)
     y[i] = factor * a[i];
 }
 
+// D = beta C + alpha A Aᵀ through cublasLtMatmul with the heuristic's first algorithm within
+// `workspace_bytes`.
+struct LtProduct
+{
+  cublasLtMatmulDesc_t desc;
+  cublasLtMatrixLayout_t a_layout, c_layout;
+  cublasLtMatmulAlgo_t algo;
+  void *workspace = nullptr;
+  size_t workspace_bytes;
+  LtProduct(cublasLtHandle_t lt, int n, int k, size_t workspace_bytes, cublasComputeType_t compute)
+      : workspace_bytes(workspace_bytes)
+  {
+    cublasOperation_t const n_op = CUBLAS_OP_N, t_op = CUBLAS_OP_T;
+    CHECK(cublasLtMatmulDescCreate(&desc, compute, CUDA_R_32F));
+    CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &n_op, sizeof n_op));
+    CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &t_op, sizeof t_op));
+    CHECK(cublasLtMatrixLayoutCreate(&a_layout, CUDA_R_32F, n, k, n));
+    CHECK(cublasLtMatrixLayoutCreate(&c_layout, CUDA_R_32F, n, n, n));
+    cublasLtMatmulPreference_t preference;
+    CHECK(cublasLtMatmulPreferenceCreate(&preference));
+    CHECK(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                               &workspace_bytes, sizeof workspace_bytes));
+    cublasLtMatmulHeuristicResult_t result[4];
+    int found = 0;
+    CHECK(cublasLtMatmulAlgoGetHeuristic(lt, desc, a_layout, a_layout, c_layout, c_layout, preference,
+                                         4, result, &found));
+    if (found == 0)
+      std::exit(3);
+    algo = result[0].algo;
+    std::printf("cublasLt n=%d k=%d workspace limit %zu: %d algorithms, first needs %zu bytes\n", n, k,
+                workspace_bytes, found, result[0].workspaceSize);
+    if (workspace_bytes > 0)
+      CHECK(cudaMalloc(&workspace, workspace_bytes));
+  }
+  void operator()(cublasLtHandle_t lt, cudaStream_t stream, float alpha, float const *a, float beta,
+                  float const *c, float *d) const
+  {
+    CHECK(cublasLtMatmul(lt, desc, &alpha, a, a_layout, a, a_layout, &beta, c, c_layout, d, c_layout,
+                         &algo, workspace, workspace_bytes, stream));
+  }
+};
+
 int main(int argc, char **argv)
 {
   if (argc != 4)
@@ -105,6 +150,19 @@ int main(int argc, char **argv)
   cublasHandle_t blas;
   CHECK(cublasCreate(&blas));
   CHECK(cublasSetStream(blas, stream));
+  cublasLtHandle_t lt;
+  CHECK(cublasLtCreate(&lt));
+  size_t const mib = 1 << 20;
+  LtProduct const lt0(lt, n, k, 0, CUBLAS_COMPUTE_32F), lt4(lt, n, k, 4 * mib, CUBLAS_COMPUTE_32F),
+      lt32(lt, n, k, 32 * mib, CUBLAS_COMPUTE_32F),
+      lt_tf32(lt, n, k, 4 * mib, CUBLAS_COMPUTE_32F_FAST_TF32);
+  // The out-of-place update alternates between H and S as the accepted buffer.
+  float *current = h, *other = s;
+  auto const lt_out_of_place = [&](LtProduct const &product, float al, float be)
+  {
+    product(lt, stream, al, a, be, current, other);
+    std::swap(current, other);
+  };
   cudaEvent_t start, stop, checked;
   CHECK(cudaEventCreate(&start));
   CHECK(cudaEventCreate(&stop));
@@ -145,6 +203,33 @@ int main(int argc, char **argv)
   };
   std::vector<std::pair<char const *, std::function<void(float, float)>>> variants = {
       {"sgemm N,T into H (beta)", [&](float al, float be) { gemm(al, be, a, h); }},
+      {"cublasLt out of place, no workspace",
+       [&](float al, float be) { lt_out_of_place(lt0, al, be); }},
+      {"cublasLt out of place, 4 MiB workspace",
+       [&](float al, float be) { lt_out_of_place(lt4, al, be); }},
+      {"cublasLt out of place, 32 MiB workspace",
+       [&](float al, float be) { lt_out_of_place(lt32, al, be); }},
+      {"cublasLt in place, 4 MiB workspace",
+       [&](float al, float be) { lt4(lt, stream, al, a, be, h, h); }},
+      {"cublasLt TF32 out of place, 4 MiB workspace",
+       [&](float al, float be) { lt_out_of_place(lt_tf32, al, be); }},
+      {"cublasGemmEx TF32 in place",
+       [&](float al, float be)
+       {
+         CHECK(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_T, n, n, k, &al, a, CUDA_R_32F, n, a,
+                            CUDA_R_32F, n, &be, h, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_TF32,
+                            CUBLAS_GEMM_DEFAULT));
+       }},
+      {"check, Lt out of place, wait on event, swap",
+       [&](float al, float be)
+       {
+         host_check();
+         CHECK(cudaEventRecord(checked, stream));
+         lt4(lt, stream, al, a, be, current, other);
+         CHECK(cudaEventSynchronize(checked));
+         if (*worst_host < 1e30)
+           std::swap(current, other);
+       }},
       {"ssyrk lower",
        [&](float al, float be) {
          CHECK(cublasSsyrk(blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, n, k, &al, a, n, &be, h, n));
