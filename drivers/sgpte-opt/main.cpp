@@ -8,11 +8,14 @@
 // tokens drawn from the calibration stream with Python's random.seed(--seed); perplexity is
 // measured on the evaluation stream's non-overlapping windows before and after. Defaults:
 // 50 % unstructured sparsity and mixed precision at 4.0 average bits, quantile allocation.
+// The forward passes run in the checkpoint's dtype on a GPU (fp16 for an F16 checkpoint, as
+// the official pipeline runs it) and in fp32 on the host; the statistics and the sweep in fp32.
 
 #include <sgpte/backends/symmetric_rank_k_update.hpp>
 #include <sgpte/core/product_precision.hpp>
 #include <sgpte/io/atomic_file.hpp>
 #include <sgpte/io/token_file.hpp>
+#include <sgpte/opt/forward_precision.hpp>
 #include <sgpte/opt/layer_bits_schedule.hpp>
 #include <sgpte/opt/layer_checkpoints.hpp>
 #include <sgpte/opt/memory_plan.hpp>
@@ -31,8 +34,8 @@
 
 #include <csignal>
 #include <cstdint>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -45,6 +48,7 @@
 #include "../common/backend.hpp"
 #include "../common/compression_cli.hpp"
 #include "../common/kokkos_arguments.hpp"
+#include "../common/peak_memory.hpp"
 #include "terminal_progress.hpp"
 
 namespace
@@ -61,6 +65,7 @@ struct Arguments
   std::string layer_bits;
   std::string backend = "default";
   std::string statistics_precision = "fp32";
+  std::string forward_precision; // empty: the checkpoint's dtype on a GPU, fp32 on the host
   int nsamples = 128;
   int seqlen = 0; // 0: max_position_embeddings
   std::int64_t seed = 0;
@@ -71,6 +76,7 @@ struct Arguments
   bool resume = false;
   std::size_t workspace_mb = sgpte::opt::ForwardOptions().workspace_bytes >> 20;
   std::size_t batch_mb = sgpte::opt::ForwardOptions().batch_bytes >> 20;
+  std::size_t max_device_memory_mb = 0; // 0: what the device has
 };
 
 // Everything checked and loaded before the long work starts.
@@ -79,6 +85,7 @@ struct Plan
   sgpte::opt::SequentialOptions sequential;
   std::optional<sgpte::opt::TokenWindows> calibration;
   std::optional<sgpte::opt::TokenWindows> evaluation;
+  sgpte::opt::MemoryPlan memory; // of the compression
 };
 
 // make(), an InvalidArgument it throws prefixed with what it is about (an option, a file).
@@ -119,23 +126,51 @@ void install_interrupt_handler(Arguments const &arguments)
   std::signal(SIGTERM, on_interrupt);
 }
 
-// Memory: what sequential compression needs, against what the backend has (when known).
-void require_memory(Arguments const &arguments, sgpte::io::OptConfig const &config, int seqlen,
-                    std::optional<std::uint64_t> available, char const *backend)
+// The memory the run may use on the backend: what it has (when known), at most the cap of
+// --max-device-memory-mb.
+template <class ExecutionSpace>
+std::optional<std::uint64_t> usable_memory(Arguments const &arguments)
 {
-  auto const plan = sgpte::opt::sequential_memory_plan(config, seqlen, arguments.nsamples,
-                                                       arguments.workspace_mb << 20);
-  if (available && plan.total() > *available)
-    throw sgpte::InvalidArgument(
-        std::string("not enough memory on ") + backend + ": compressing with --nsamples " +
-        std::to_string(arguments.nsamples) + " of " + std::to_string(seqlen) + " tokens needs " +
-        plan.describe() + ", " + sgpte::opt::MemoryPlan::gib(*available) +
-        " available; lower --nsamples or --workspace-mb, or use a larger device");
+  auto available = sgpte::opt::available_memory<ExecutionSpace>();
+  if (arguments.max_device_memory_mb > 0)
+  {
+    std::uint64_t const cap = static_cast<std::uint64_t>(arguments.max_device_memory_mb) << 20;
+    available = available ? std::min(*available, cap) : cap;
+  }
+  return available;
+}
+
+// Memory: what sequential compression needs, against what the run may use (when known).
+// Where the next layer's copy beside the current one (a second layer of stored bytes) does
+// not fit, the layers are loaded one after the other: the same results, less overlap.
+sgpte::opt::MemoryPlan require_memory(Arguments const &arguments,
+                                      sgpte::opt::OptCheckpoint const &checkpoint, int seqlen,
+                                      std::optional<std::uint64_t> available, char const *backend,
+                                      sgpte::opt::ForwardOptions &forward)
+{
+  auto const plan = [&]
+  {
+    return sgpte::opt::sequential_memory_plan(checkpoint, seqlen, arguments.nsamples, forward,
+                                              *forward.precision);
+  };
+  if (!available || plan().total() <= *available)
+    return plan();
+  forward.overlap_loading = false;
+  if (plan().total() <= *available)
+    return plan();
+  throw sgpte::InvalidArgument(
+      std::string("not enough memory on ") + backend + ": compressing with --nsamples " +
+      std::to_string(arguments.nsamples) + " of " + std::to_string(seqlen) + " tokens needs " +
+      plan().describe() + ", " + sgpte::opt::MemoryPlan::gib(*available) + " available" +
+      (arguments.max_device_memory_mb > 0 ? " (at most --max-device-memory-mb " +
+                                                std::to_string(arguments.max_device_memory_mb) + ")"
+                                          : std::string()) +
+      "; lower --nsamples or --workspace-mb, or use a larger device");
 }
 
 Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const &cli,
                sgpte::opt::OptCheckpoint const &checkpoint, std::optional<std::uint64_t> available,
-               char const *backend)
+               char const *backend, sgpte::opt::ForwardPrecision precision)
 {
   auto const &config = checkpoint.config();
   int const seqlen =
@@ -144,6 +179,7 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
   Plan plan;
   plan.sequential.forward.workspace_bytes = arguments.workspace_mb << 20;
   plan.sequential.forward.batch_bytes = arguments.batch_mb << 20;
+  plan.sequential.forward.precision = precision;
   plan.sequential.statistics_precision =
       sgpte::product_precision_names().at(arguments.statistics_precision);
   auto const vocab = static_cast<std::size_t>(config.vocab_size);
@@ -164,7 +200,8 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
     if (arguments.nsamples <= 0)
       throw sgpte::InvalidArgument("--nsamples must be positive, got " +
                                    std::to_string(arguments.nsamples));
-    require_memory(arguments, config, seqlen, available, backend);
+    plan.memory =
+        require_memory(arguments, checkpoint, seqlen, available, backend, plan.sequential.forward);
     auto const tokens = sgpte::io::read_token_file(arguments.calibration, vocab);
     plan.calibration = about(arguments.calibration,
                              [&] {
@@ -218,6 +255,7 @@ struct Results
   double compression_seconds = 0.0;
   std::optional<sgpte::opt::PerplexityResult> dense, compressed;
   std::int64_t packed_bytes = 0; // the packed model directory, every file in it
+  std::uint64_t peak_device_bytes = 0;
 };
 
 void print_plan(Arguments const &arguments, Plan const &plan, sgpte::io::OptConfig const &config,
@@ -226,11 +264,18 @@ void print_plan(Arguments const &arguments, Plan const &plan, sgpte::io::OptConf
   std::cout << "sgpte-opt: " << arguments.model << ": " << config.num_hidden_layers
             << " layers, hidden " << config.hidden_size << ", " << config.num_attention_heads
             << " heads, ffn " << config.ffn_dim << ", vocabulary " << config.vocab_size
-            << " (Kokkos " << sgpte::compat::version_string() << ", " << backend << ")\n";
+            << " (Kokkos " << sgpte::compat::version_string() << ", " << backend << ")\n"
+            << "forward passes in "
+            << sgpte::opt::forward_precision_name(*plan.sequential.forward.precision)
+            << (plan.calibration && !plan.sequential.forward.overlap_loading
+                    ? ", each layer loaded after the last (memory)"
+                    : "")
+            << "\n";
   if (plan.calibration)
     std::cout << "calibration: " << plan.calibration->count() << " windows of "
               << plan.calibration->seqlen << " tokens from " << arguments.calibration << " (seed "
-              << arguments.seed << ")\n";
+              << arguments.seed
+              << ")\ndevice memory for the compression: " << plan.memory.describe() << "\n";
   if (plan.evaluation)
     std::cout << "evaluation: " << plan.evaluation->count() << " windows of "
               << plan.evaluation->seqlen << " tokens from " << arguments.evaluation << "\n";
@@ -251,6 +296,8 @@ void print_results(Arguments const &arguments, Plan const &plan, Results const &
       std::cout << "Packed model written to " << arguments.save_packed << ": " << results.packed_bytes
                 << " bytes (layers " << results.stats.size_after_bytes()
                 << " as reported above, the other tensors and the manifest the rest)\n";
+    std::cout << "Peak device memory (Kokkos allocations): "
+              << sgpte::opt::MemoryPlan::gib(results.peak_device_bytes) << "\n";
   }
   if (!plan.evaluation)
     return;
@@ -277,6 +324,9 @@ void write_statistics(Arguments const &arguments, Plan const &plan, Results cons
   nlohmann::json json = results.stats.to_json();
   json["model"] = arguments.model;
   json["compression_seconds"] = results.compression_seconds;
+  json["forward_precision"] =
+      sgpte::opt::forward_precision_name(*plan.sequential.forward.precision);
+  json["peak_device_memory_bytes"] = results.peak_device_bytes;
   if (!arguments.save_packed.empty())
     json["packed_model"] = {{"directory", arguments.save_packed}, {"bytes", results.packed_bytes}};
   if (plan.calibration)
@@ -333,6 +383,7 @@ std::string run_fingerprint(Arguments const &arguments, Plan const &plan,
        {o.quantizer.symmetric, o.quantizer.per_channel, o.quantizer.mse, o.quantizer.norm,
         o.quantizer.grid, o.quantizer.max_shrink, o.quantizer.group_size, o.quantizer.act_order}},
       {"statistics_precision", arguments.statistics_precision},
+      {"forward_precision", sgpte::opt::forward_precision_name(*plan.sequential.forward.precision)},
       {"backend", backend},
       {"kokkos", sgpte::compat::version_string()}};
   return json.dump();
@@ -350,8 +401,13 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
                     "cuBLAS, not ") +
         ExecutionSpace::name());
   sgpte::opt::OptCheckpoint checkpoint(arguments.model);
-  Plan plan = make_plan(arguments, cli, checkpoint,
-                        sgpte::opt::available_memory<ExecutionSpace>(), ExecutionSpace::name());
+  auto const precision =
+      arguments.forward_precision.empty()
+          ? sgpte::opt::ForwardOptions().precision_for<ExecutionSpace>(checkpoint)
+          : sgpte::opt::forward_precision_names().at(arguments.forward_precision);
+  Plan plan = make_plan(arguments, cli, checkpoint, usable_memory<ExecutionSpace>(arguments),
+                        ExecutionSpace::name(), precision);
+  sgpte::drivers::PeakMemory::track(ExecutionSpace::memory_space::name());
   prepare_output(arguments);
   install_interrupt_handler(arguments);
   print_plan(arguments, plan, checkpoint.config(), ExecutionSpace::name());
@@ -410,10 +466,12 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
                                     results.stats, progress.callback(), sink, layer_done);
     if (packed)
     {
-      packed->add_remaining_tensors(checkpoint.original_weights());
+      for (auto const &shard : checkpoint.original_weights())
+        packed->add_remaining_tensors(shard);
       results.packed_bytes = packed->finish();
     }
     results.compression_seconds = timer.seconds();
+    results.peak_device_bytes = sgpte::drivers::PeakMemory::peak_bytes();
     if (!arguments.output.empty())
     {
       checkpoint.write(arguments.output);
@@ -477,6 +535,17 @@ int main(int argc, char *argv[])
                    "Evaluation: hidden states of a batch of windows (each layer is loaded once "
                    "per batch)")
       ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  device
+      ->add_option("--forward-precision", arguments.forward_precision,
+                   "Precision of the forward passes' activations and weights: fp32, fp16 or bf16 "
+                   "(products accumulate in fp32; the statistics and the sweep stay fp32). "
+                   "Default: the checkpoint's dtype on Cuda, fp32 on host backends")
+      ->check(CLI::IsMember(sgpte::opt::forward_precision_names()));
+  device
+      ->add_option("--max-device-memory-mb", arguments.max_device_memory_mb,
+                   "Use at most this much of the device's memory (default: what it has free); "
+                   "the model itself stays in host memory either way")
       ->check(CLI::PositiveNumber);
   device->add_option("--backend", arguments.backend, "Kokkos execution space to run on")
       ->check(CLI::IsMember(sgpte::drivers::enabled_backends()))

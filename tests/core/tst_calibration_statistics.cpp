@@ -3,16 +3,16 @@
 
 #include <sgpte/calibration/calibration_statistics.hpp>
 
-#include "sgpte_enable_device_types.hpp"
-#include "test_helpers.hpp"
-
-#include "trap_invalid_operations.hpp"
-
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
+
+#include "sgpte_enable_device_types.hpp"
+#include "test_helpers.hpp"
+#include "trap_invalid_operations.hpp"
 
 BOOST_FIXTURE_TEST_SUITE(CalibrationStatistics, sgpte_test::TrapInvalidOperations)
 
@@ -220,6 +220,75 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(tf32_products_are_within_tf32_rounding, DeviceType
     double const deficit = (expected(0, 0) - h(0, 0)) / expected(0, 0);
     BOOST_TEST(deficit > std::ldexp(1.0, -13), "H(0, 0) is short by " << deficit);
   }
+}
+
+namespace
+{
+
+// Row-major tokens × columns in Value (float16 or bfloat16), the values of `m` rounded to it.
+template <class Value, class ExecutionSpace>
+sgpte::RowMajorMatrix<ExecutionSpace, Value> to_device_rows_as(sgpte_test::MatrixXd const &m)
+{
+  sgpte::RowMajorMatrix<ExecutionSpace, Value> view("sgpte_test::half_rows", m.rows(), m.cols());
+  auto host = Kokkos::create_mirror_view(view);
+  for (int i = 0; i < m.rows(); ++i)
+    for (int j = 0; j < m.cols(); ++j)
+      host(i, j) = sgpte::from_float<Value>(static_cast<float>(m(i, j)));
+  Kokkos::deep_copy(view, host);
+  return view;
+}
+
+// Half-precision batches (a half-precision forward pass's activations) give the statistics of
+// the values they hold: the column statistics bit for bit those of the same values in float
+// (the same kernel), H within the fp32 product bound of the exact XᵀX. Host backends widen the
+// batch to float (H then equals the float inputs' bit for bit); Cuda multiplies it on the
+// tensor cores in slices of 2048 tokens, with fp32 accumulation.
+template <class ExecutionSpace, class Value>
+void check_half_inputs()
+{
+  ExecutionSpace space;
+  std::mt19937 generator(21);
+  int const columns = 40;
+  std::vector<int> const batches = {3000, 2100}; // slices of 2048, 952 and 2048, 52 tokens
+  sgpte::CalibrationStatistics<ExecutionSpace> half(space, columns), single(space, columns);
+  sgpte_test::MatrixXd expected = sgpte_test::MatrixXd::Zero(columns, columns);
+  sgpte_test::MatrixXd magnitude = expected;
+  for (int tokens : batches)
+  {
+    sgpte_test::MatrixXd x = sgpte_test::random_activations(tokens, columns, generator, true);
+    x = x.unaryExpr([](double v)
+                    { return double(sgpte::rounded_to<Value>(static_cast<float>(v))); });
+    half.add_batch(space, to_device_rows_as<Value, ExecutionSpace>(x));
+    single.add_batch(space, sgpte_test::to_device_row_major<ExecutionSpace>(x));
+    expected += x.transpose() * x;
+    magnitude += x.cwiseAbs().transpose() * x.cwiseAbs();
+  }
+  BOOST_TEST(sgpte_test::to_vector(half.column_mean_abs()) ==
+             sgpte_test::to_vector(single.column_mean_abs()));
+  BOOST_TEST(sgpte_test::to_vector(half.column_mean()) ==
+             sgpte_test::to_vector(single.column_mean()));
+  BOOST_TEST(sgpte_test::to_vector(half.column_m2()) == sgpte_test::to_vector(single.column_m2()));
+  // Two samples: H = (2/2) Σ XᵀX.
+  sgpte_test::MatrixXd const h = sgpte_test::to_eigen(half.hessian(space));
+  sgpte_test::MatrixXd const excess =
+      ((h - expected).cwiseAbs() - sgpte_test::product_error_bound(batches[0], 1.0) * magnitude)
+          .cwiseMax(0.0);
+  std::string worst;
+  BOOST_TEST(sgpte_test::fraction_within(excess, sgpte_test::MatrixXd::Zero(columns, columns), 0.0,
+                                         &worst) == 1.0,
+             worst);
+  if constexpr (!sgpte::backends::gemm_ex_tpl_spec_avail<ExecutionSpace>::value)
+    BOOST_TEST((h == sgpte_test::to_eigen(single.hessian(space))));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(half_inputs_give_the_statistics_of_their_values, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  check_half_inputs<ExecutionSpace, sgpte::float16>();
+  check_half_inputs<ExecutionSpace, sgpte::bfloat16>();
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(bad_batches_are_rejected_and_change_nothing, DeviceType, SGPTE_DEVICE_TYPES)

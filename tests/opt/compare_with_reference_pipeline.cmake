@@ -4,7 +4,9 @@
 # model, calibration windows and evaluation tokens).
 # Variables: OPT (the program), MODEL_DIR, MODEL (name in the table), RUN (run name),
 # OPTIONS (comma-separated), CALIBRATION, EVALUATION, REFERENCE (the JSON file), STATS (output JSON),
-# TOLERANCE_PERCENT (an integer).
+# TOLERANCE_PERCENT (an integer). Optionally BASELINE (the statistics JSON of another sgpte-opt
+# run, e.g. in fp32) and BASELINE_TOLERANCE_PERMILLE (an integer): the perplexity must also be
+# within that many thousandths of the baseline's.
 string(REPLACE "," ";" OPTIONS "${OPTIONS}")
 execute_process(COMMAND ${OPT} ${MODEL_DIR} --calibration ${CALIBRATION} --evaluation ${EVALUATION}
     --skip-dense-eval --stats-json ${STATS} ${OPTIONS}
@@ -30,24 +32,35 @@ endif()
 
 file(READ ${STATS} stats_json)
 string(JSON ours GET "${stats_json}" perplexity compressed perplexity)
+
 # CMake has no floating-point arithmetic: compare in millionths with math(EXPR), which
-# reads digits with leading zeros as decimal.
-foreach(value IN ITEMS ours reference)
-  if(NOT ${value} MATCHES "^([0-9]+)\\.([0-9]*)$")
-    message(FATAL_ERROR "unexpected perplexity '${${value}}'")
+# reads digits with leading zeros as decimal. Fails unless |value − expected| ≤ per_mille ‰
+# of expected (both in millionths).
+function(require_within what value expected per_mille)
+  foreach(name IN ITEMS value expected)
+    if(NOT ${name} MATCHES "^([0-9]+)\\.([0-9]*)$")
+      message(FATAL_ERROR "unexpected perplexity '${${name}}'")
+    endif()
+    set(integer ${CMAKE_MATCH_1})
+    string(SUBSTRING "${CMAKE_MATCH_2}000000" 0 6 fraction)
+    math(EXPR ${name}_micro "${integer} * 1000000 + ${fraction}")
+  endforeach()
+  math(EXPR difference "${value_micro} - ${expected_micro}")
+  if(difference LESS 0)
+    math(EXPR difference "-${difference}")
   endif()
-  set(integer ${CMAKE_MATCH_1})
-  string(SUBSTRING "${CMAKE_MATCH_2}000000" 0 6 fraction)
-  math(EXPR ${value}_micro "${integer} * 1000000 + ${fraction}")
-endforeach()
-math(EXPR difference "${ours_micro} - ${reference_micro}")
-if(difference LESS 0)
-  math(EXPR difference "-${difference}")
-endif()
-# |ours − reference| ≤ TOLERANCE_PERCENT % of reference, both sides in millionths.
-math(EXPR bound "${reference_micro} * ${TOLERANCE_PERCENT} / 100")
-message("${MODEL} ${RUN}: sgpte ${ours}, official pipeline ${reference} "
-  "(difference ${difference} millionths, allowed ${bound})")
-if(difference GREATER bound)
-  message(FATAL_ERROR "${MODEL} ${RUN}: perplexity ${ours} is not within ${TOLERANCE_PERCENT} % of the official pipeline's ${reference}")
+  math(EXPR bound "${expected_micro} * ${per_mille} / 1000")
+  message("${MODEL} ${RUN}: sgpte ${value}, ${what} ${expected} "
+    "(difference ${difference} millionths, allowed ${bound})")
+  if(difference GREATER bound)
+    message(FATAL_ERROR "${MODEL} ${RUN}: perplexity ${value} is not within ${per_mille} per mille of the ${what}'s ${expected}")
+  endif()
+endfunction()
+
+math(EXPR per_mille "${TOLERANCE_PERCENT} * 10")
+require_within("official pipeline" ${ours} ${reference} ${per_mille})
+if(DEFINED BASELINE)
+  file(READ ${BASELINE} baseline_json)
+  string(JSON baseline GET "${baseline_json}" perplexity compressed perplexity)
+  require_within("baseline run" ${ours} ${baseline} ${BASELINE_TOLERANCE_PERMILLE})
 endif()

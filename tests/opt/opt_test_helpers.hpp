@@ -6,10 +6,12 @@
 // plain double-precision forward pass of OPT written from the transformers definition with
 // Eigen as the independent reference, and the paths of the shipped model and data.
 
+#include <sgpte/core/half_precision.hpp>
 #include <sgpte/io/dtype.hpp>
 #include <sgpte/io/opt_config.hpp>
 #include <sgpte/io/safetensors_reader.hpp>
 #include <sgpte/io/safetensors_writer.hpp>
+#include <sgpte/opt/decoder_layer_loader.hpp>
 #include <sgpte/opt/model_forward.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
 #include <sgpte/opt/tensor_names.hpp>
@@ -148,6 +150,10 @@ struct StoredTensor
   std::vector<std::size_t> shape;
   std::vector<unsigned char> bytes;
 };
+inline bool operator==(StoredTensor const &a, StoredTensor const &b)
+{
+  return a.dtype == b.dtype && a.shape == b.shape && a.bytes == b.bytes;
+}
 using StoredTensors = std::map<std::string, StoredTensor>;
 
 inline StoredTensors read_stored_tensors(std::filesystem::path const &file)
@@ -344,31 +350,34 @@ RowMajorXd to_host(View const &view)
   RowMajorXd m(host.extent(0), host.extent(1));
   for (Eigen::Index i = 0; i < m.rows(); ++i)
     for (Eigen::Index j = 0; j < m.cols(); ++j)
-      m(i, j) = host(i, j);
+      m(i, j) = sgpte::to_float(host(i, j));
   return m;
 }
 
-// Stages as in ReferenceOutputs, for all windows (tokens of window after window).
-template <class ExecutionSpace>
+// Stages as in ReferenceOutputs, for all windows (tokens of window after window), computed
+// with activations and weights in Value (float, float16 or bfloat16).
+template <class ExecutionSpace, class Value = float>
 ReferenceOutputs library_forward(sgpte::opt::OptCheckpoint const &checkpoint,
                                  sgpte::opt::TokenWindows const &windows,
                                  sgpte::opt::ForwardOptions const &options = {})
 {
   ExecutionSpace space;
   auto const &config = checkpoint.config();
-  auto const edges = sgpte::opt::load_edge_weights(space, checkpoint);
+  auto const edges = sgpte::opt::load_edge_weights<Value>(space, checkpoint);
   auto const ids = sgpte::opt::windows_on_device(space, windows, 0, windows.count());
-  sgpte::opt::LayerWorkspace<ExecutionSpace> const workspace(
+  using Workspace = sgpte::opt::LayerWorkspace<ExecutionSpace, Value>;
+  Workspace const workspace(
       space, config, windows.seqlen,
-      sgpte::opt::LayerWorkspace<ExecutionSpace>::windows_within(config, windows.seqlen,
-                                                                 options.workspace_bytes));
+      Workspace::windows_within(config, windows.seqlen, options.workspace_bytes));
+  sgpte::opt::DecoderLayerLoader<ExecutionSpace, Value> loader(space, checkpoint,
+                                                               options.overlap_loading);
   ReferenceOutputs outputs;
   auto hidden = sgpte::opt::embed_windows(space, config, edges, ids, windows.seqlen);
   outputs.hidden_states.push_back(to_host(hidden));
-  hidden = sgpte::opt::run_decoder_layers(space, checkpoint, workspace, hidden, checkpoint.layers(),
-                                          [&](int, auto const &output)
-                                          { outputs.hidden_states.push_back(to_host(output)); });
-  sgpte::opt::ModelHead<ExecutionSpace> const head(space, config, edges, windows.tokens());
+  hidden = sgpte::opt::run_decoder_layers(
+      space, config, loader, workspace, hidden, checkpoint.layers(),
+      [&](int, auto const &output) { outputs.hidden_states.push_back(to_host(output)); });
+  sgpte::opt::ModelHead<ExecutionSpace, Value> const head(space, config, edges, windows.tokens());
   auto const [normed, logits] = head(space, hidden);
   outputs.final_hidden = to_host(normed);
   outputs.logits = to_host(logits);

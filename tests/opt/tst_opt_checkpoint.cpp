@@ -2,11 +2,13 @@
 // that name the file and the tensor, the OPTModel naming variant, and the output round trip
 // (dtypes preserved, untouched tensors byte-identical, tied lm_head handled).
 
+#include <sgpte/opt/decoder_layer_loader.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
-#include <sgpte/opt/opt_weights.hpp>
 
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+#include <filesystem>
 #include <functional>
 #include <limits>
 
@@ -39,9 +41,102 @@ void require_open_error(std::function<void(ScratchDirectory const &, StoredTenso
                                       directory / file, fragments);
 }
 
+// Splits `directory`'s model.safetensors into two shards, the edges and layer 0 in the first,
+// the other layers in the second, with the index Hugging Face writes; `edit` may then change
+// the index's weight map. Removes model.safetensors.
+void shard_checkpoint(std::filesystem::path const &directory,
+                      std::function<void(nlohmann::json &)> const &edit = {})
+{
+  StoredTensors const tensors = sgpte_test::read_stored_tensors(directory / "model.safetensors");
+  std::array<StoredTensors, 2> shards;
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}},
+                          {"weight_map", nlohmann::json::object()}};
+  std::array<std::string, 2> const names = {"model-00001-of-00002.safetensors",
+                                            "model-00002-of-00002.safetensors"};
+  for (auto const &[name, tensor] : tensors)
+  {
+    bool const second =
+        name.find("layers.") != std::string::npos && name.find("layers.0.") == std::string::npos;
+    shards[second ? 1 : 0][name] = tensor;
+    index["weight_map"][name] = names[second ? 1 : 0];
+  }
+  for (std::size_t shard = 0; shard < shards.size(); ++shard)
+    sgpte_test::write_stored_tensors(directory / names[shard], shards[shard]);
+  if (edit)
+    edit(index);
+  sgpte::io::write_file_atomically(directory / "model.safetensors.index.json", index.dump(1));
+  std::filesystem::remove(directory / "model.safetensors");
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(OptCheckpoint, sgpte_test::TrapInvalidOperations)
+
+// A sharded checkpoint (model-0000x-of-0000y.safetensors with its index) reads as the single
+// file it was split from: the same tensors, the same forward pass, and it is written back as
+// one model.safetensors.
+BOOST_AUTO_TEST_CASE_TEMPLATE(sharded_checkpoints_read_as_their_single_file, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ScratchDirectory whole, sharded, written;
+  sgpte_test::write_synthetic_opt(whole.path(), sgpte_test::opt_config_json(), 8, Dtype::F16);
+  sgpte_test::write_synthetic_opt(sharded.path(), sgpte_test::opt_config_json(), 8, Dtype::F16);
+  shard_checkpoint(sharded.path());
+  sgpte::opt::OptCheckpoint const a(whole.path()), b(sharded.path());
+  BOOST_TEST(b.weights_path().filename() == "model.safetensors.index.json");
+  BOOST_TEST(b.original_weights().size() == 2u);
+  for (std::string const &name : a.original_weights()[0].names())
+    BOOST_TEST(a.read(name) == b.read(name), name);
+  auto const windows = sgpte::opt::evaluation_windows(sgpte_test::random_tokens(24, 40, 2), 12);
+  auto const logits_a = sgpte_test::library_forward<ExecutionSpace>(a, windows).logits;
+  auto const logits_b = sgpte_test::library_forward<ExecutionSpace>(b, windows).logits;
+  BOOST_TEST(sgpte_test::max_abs_difference(logits_a, logits_b) == 0.0);
+  b.write(written.path());
+  BOOST_TEST((sgpte_test::read_stored_tensors(written / "model.safetensors") ==
+              sgpte_test::read_stored_tensors(whole / "model.safetensors")));
+}
+
+BOOST_AUTO_TEST_CASE(inconsistent_shard_indexes_are_named)
+{
+  auto const refused = [](std::function<void(nlohmann::json &)> const &edit,
+                          std::string const &file, std::vector<std::string> const &fragments,
+                          std::function<void(std::filesystem::path const &)> const &after = {})
+  {
+    ScratchDirectory directory;
+    sgpte_test::write_synthetic_opt(directory.path(), sgpte_test::opt_config_json(), 8);
+    shard_checkpoint(directory.path(), edit);
+    if (after)
+      after(directory.path());
+    sgpte::io::test::require_file_error([&] { sgpte::opt::OptCheckpoint{directory.path()}; },
+                                        directory / file, fragments);
+  };
+  std::string const index = "model.safetensors.index.json";
+  refused([](nlohmann::json &i)
+          { i["weight_map"][fc1_weight] = "../model-00002-of-00002.safetensors"; },
+          index, {"not a file name beside the index", fc1_weight});
+  refused([](nlohmann::json &i)
+          { i["weight_map"][fc1_weight] = "model-00003-of-00002.safetensors"; },
+          index, {"model-00003-of-00002.safetensors", "does not exist"});
+  refused([](nlohmann::json &i) { i["weight_map"][fc1_weight] = 7; }, index,
+          {"is not a string", fc1_weight});
+  // fc1 of layer 1 is in the second shard; an index placing it in the first is wrong.
+  refused([](nlohmann::json &i)
+          { i["weight_map"][fc1_weight] = "model-00001-of-00002.safetensors"; },
+          "model-00001-of-00002.safetensors", {"lacks tensor", fc1_weight});
+  refused([](nlohmann::json &i) { i["weight_map"].erase(fc1_weight); },
+          "model-00002-of-00002.safetensors", {"holds tensor", fc1_weight, "not at all"});
+  // A tensor in no shard: the checkpoint's own check names it and the index.
+  refused([](nlohmann::json &i) { i["weight_map"].erase(fc1_weight); }, index,
+          {fc1_weight, "is missing"},
+          [](std::filesystem::path const &d)
+          {
+            auto const shard = d / "model-00002-of-00002.safetensors";
+            StoredTensors tensors = sgpte_test::read_stored_tensors(shard);
+            tensors.erase(fc1_weight);
+            sgpte_test::write_stored_tensors(shard, tensors);
+          });
+}
 
 BOOST_AUTO_TEST_CASE(opens_the_shipped_tiny_model)
 {
@@ -111,7 +206,8 @@ BOOST_AUTO_TEST_CASE(missing_or_broken_files_are_named)
                                       directory / "model.safetensors", {"cannot open"});
   sgpte::io::write_file_atomically(directory / "model.safetensors.index.json", "{}");
   sgpte::io::test::require_file_error([&] { sgpte::opt::OptCheckpoint{directory.path()}; },
-                                      directory / "model.safetensors", {"sharded"});
+                                      directory / "model.safetensors.index.json",
+                                      {"no \"weight_map\""});
   sgpte::io::write_file_atomically(directory / "model.safetensors", "truncated");
   sgpte::io::test::require_file_error([&] { sgpte::opt::OptCheckpoint{directory.path()}; },
                                       directory / "model.safetensors", {"header"});
@@ -210,23 +306,33 @@ BOOST_AUTO_TEST_CASE(replacements_that_cannot_be_stored_are_refused)
   BOOST_CHECK_THROW(checkpoint.replace(fc1_weight, std::vector<float>(3)), sgpte::InvalidArgument);
 }
 
+// A compressed weight stored through the layer loader reaches the checkpoint, the loader's
+// stored bytes and the forward pass's weights rounded to the tensor's dtype, as it will be
+// written; decode_weight then gives back exactly those values.
 BOOST_AUTO_TEST_CASE_TEMPLATE(stored_weights_come_back_rounded_to_the_dtype, DeviceType,
                               SGPTE_DEVICE_TYPES)
 {
   using ExecutionSpace = typename DeviceType::execution_space;
+  using sgpte::opt::LinearModule;
   ExecutionSpace space;
   ScratchDirectory directory;
   sgpte_test::write_synthetic_opt(directory.path(), sgpte_test::opt_config_json(), 4, Dtype::BF16);
   sgpte::opt::OptCheckpoint checkpoint(directory.path());
-  auto const layer = sgpte::opt::load_decoder_layer(space, checkpoint, 1);
-  auto const weight = layer[sgpte::opt::LinearModule::fc1].weight;
+  sgpte::opt::DecoderLayerLoader<ExecutionSpace, float> loader(space, checkpoint);
+  auto const &layer = loader.load(space, 1);
+  auto const shape = checkpoint.info(fc1_weight).shape;
+  sgpte::Matrix<ExecutionSpace> weight("weight", shape[0], shape[1]);
   Kokkos::deep_copy(weight, 0.1f); // not a BF16 value
-  sgpte::opt::store_linear_weight(space, checkpoint, fc1_weight, weight);
-  auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), weight);
+  loader.store_weight(space, checkpoint, LinearModule::fc1, weight);
   float const rounded = static_cast<float>(sgpte_test::stored_value(Dtype::BF16, 0.1f));
   BOOST_TEST(rounded != 0.1f);
-  BOOST_TEST(host(3, 5) == rounded);
+  auto const forward =
+      Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), layer[LinearModule::fc1].weight);
+  BOOST_TEST(forward(3, 5) == rounded);
   BOOST_TEST(checkpoint.read(fc1_weight)[5] == rounded);
+  Kokkos::deep_copy(weight, 0.0f);
+  loader.decode_weight(space, LinearModule::fc1, weight);
+  BOOST_TEST(Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), weight)(3, 5) == rounded);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

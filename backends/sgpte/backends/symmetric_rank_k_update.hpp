@@ -13,7 +13,7 @@
 // whole product (Kokkos Kernels has no syrk). cuBLAS' syrk only pays off for large C: on an
 // H200 with k = 2048, per update, cublasSsyrk against cublasSgemm took 184 against 61 µs at
 // n = 768, 109 against 94 µs at 1024, 156 against 179 µs at 1280 and 208 against 245 µs at
-// 1536 (tools/device/statistics_update_probe.cu), so CUDA takes the GEMM below
+// 1536 (`git show 8af60cd:tools/device/statistics_update_probe.cu`), so CUDA takes the GEMM below
 // cublas_syrk_min_order.
 
 #include <sgpte/config.hpp>

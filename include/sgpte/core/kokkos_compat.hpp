@@ -56,6 +56,19 @@ void gemm(ExecutionSpace const &space, char const *trans_a, char const *trans_b,
 #endif
 }
 
+// Another instance of the execution space whose work may overlap the given one's (its own
+// CUDA stream), e.g. host-device copies beside kernels. Kokkos before 4.0 (Debian's 3.4,
+// Serial only) has no partition_space; there the instance itself is returned.
+template <class ExecutionSpace>
+ExecutionSpace independent_instance(ExecutionSpace const &space)
+{
+#if KOKKOS_VERSION >= 40000
+  return Kokkos::Experimental::partition_space(space, 1)[0];
+#else
+  return space;
+#endif
+}
+
 // The Kokkos version the code was compiled against, as printed in reports.
 inline std::string version_string()
 {

@@ -18,6 +18,12 @@ using Matrix = Kokkos::View<float **, Kokkos::LayoutLeft, typename ExecutionSpac
 template <class ExecutionSpace, class Value = float>
 using Vector = Kokkos::View<Value *, typename ExecutionSpace::memory_space>;
 
+// Row-major matrices: activations (tokens × features) and weights as checkpoints store them
+// (out × in), in float, float16 or bfloat16.
+template <class ExecutionSpace, class Value = float>
+using RowMajorMatrix =
+    Kokkos::View<Value **, Kokkos::LayoutRight, typename ExecutionSpace::memory_space>;
+
 using HostMatrix = Kokkos::View<float **, Kokkos::LayoutLeft, Kokkos::HostSpace>;
 
 namespace detail

@@ -2,10 +2,12 @@
 #define SGPTE_OPT_ACTIVATIONS_HPP
 
 // Activations of the OPT forward pass: tokens × features, row-major, the windows of a batch
-// one after another (token t of window w is row w·seqlen + t). A contiguous row-major
+// one after another (token t of window w is row w·seqlen + t), in the forward pass's
+// precision (float, float16 or bfloat16; opt/forward_precision.hpp). A contiguous row-major
 // matrix is a column-major features × tokens matrix over the same memory; the GEMMs use
 // that view, so every product runs on LayoutLeft operands without a copy.
 
+#include <sgpte/core/half_precision.hpp>
 #include <sgpte/core/views.hpp>
 
 #include <Kokkos_Core.hpp>
@@ -18,9 +20,8 @@
 namespace sgpte::opt
 {
 
-template <class ExecutionSpace>
-using Activations =
-    Kokkos::View<float **, Kokkos::LayoutRight, typename ExecutionSpace::memory_space>;
+template <class ExecutionSpace, class Value = float>
+using Activations = RowMajorMatrix<ExecutionSpace, Value>;
 
 // Token ids of a batch of windows, window after window.
 template <class ExecutionSpace>

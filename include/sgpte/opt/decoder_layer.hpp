@@ -1,8 +1,9 @@
 #ifndef SGPTE_OPT_DECODER_LAYER_HPP
 #define SGPTE_OPT_DECODER_LAYER_HPP
 
-// The forward pass of one OPT decoder layer (transformers' OPTDecoderLayer in eval mode),
-// float32, pre- or post-layer-norm per do_layer_norm_before:
+// The forward pass of one OPT decoder layer (transformers' OPTDecoderLayer in eval mode), in
+// the forward pass's precision (opt/forward_precision.hpp), pre- or post-layer-norm per
+// do_layer_norm_before:
 //
 //   pre-LN:  h = x + out_proj(attn(ln1(x)));  y = h + fc2(relu(fc1(ln2(h))))
 //   post-LN: h = ln1(x + out_proj(attn(x)));  y = ln2(h + fc2(relu(fc1(h))))
@@ -32,9 +33,9 @@ namespace sgpte::opt
 {
 
 // Scratch memory of the decoder-layer forward pass for chunks of up to `chunk_windows`
-// windows: four tokens × hidden buffers, one tokens × ffn buffer and the attention scores
-// of one window.
-template <class ExecutionSpace>
+// windows: four tokens × hidden buffers, one tokens × ffn buffer (in Value) and the float
+// attention scores of one window.
+template <class ExecutionSpace, class Value = float>
 class LayerWorkspace
 {
 public:
@@ -43,7 +44,7 @@ public:
   {
     std::size_t const per_window =
         static_cast<std::size_t>(seqlen) *
-        static_cast<std::size_t>(4 * config.hidden_size + config.ffn_dim) * sizeof(float);
+        static_cast<std::size_t>(4 * config.hidden_size + config.ffn_dim) * sizeof(Value);
     return static_cast<int>(std::max<std::size_t>(1, bytes / per_window));
   }
 
@@ -64,40 +65,40 @@ public:
   int seqlen() const { return _seqlen; }
 
   // The buffers cut to `tokens` rows.
-  Activations<ExecutionSpace> a(std::size_t tokens) const
+  Activations<ExecutionSpace, Value> a(std::size_t tokens) const
   {
     return detail::token_rows(_a, 0, tokens);
   }
-  Activations<ExecutionSpace> b(std::size_t tokens) const
+  Activations<ExecutionSpace, Value> b(std::size_t tokens) const
   {
     return detail::token_rows(_b, 0, tokens);
   }
-  Activations<ExecutionSpace> c(std::size_t tokens) const
+  Activations<ExecutionSpace, Value> c(std::size_t tokens) const
   {
     return detail::token_rows(_c, 0, tokens);
   }
-  Activations<ExecutionSpace> d(std::size_t tokens) const
+  Activations<ExecutionSpace, Value> d(std::size_t tokens) const
   {
     return detail::token_rows(_d, 0, tokens);
   }
-  Activations<ExecutionSpace> ffn(std::size_t tokens) const
+  Activations<ExecutionSpace, Value> ffn(std::size_t tokens) const
   {
     return detail::token_rows(_ffn, 0, tokens);
   }
   Matrix<ExecutionSpace> const &scores() const { return _scores; }
 
 private:
-  Activations<ExecutionSpace> allocate(ExecutionSpace const &space, char const *label,
-                                       std::int64_t features) const
+  Activations<ExecutionSpace, Value> allocate(ExecutionSpace const &space, char const *label,
+                                              std::int64_t features) const
   {
-    return Activations<ExecutionSpace>(
+    return Activations<ExecutionSpace, Value>(
         Kokkos::view_alloc(space, Kokkos::WithoutInitializing, std::string(label)),
         static_cast<std::size_t>(_chunk_windows) * _seqlen, static_cast<std::size_t>(features));
   }
 
   int _chunk_windows;
   int _seqlen;
-  Activations<ExecutionSpace> _a, _b, _c, _d, _ffn;
+  Activations<ExecutionSpace, Value> _a, _b, _c, _d, _ffn;
   Matrix<ExecutionSpace> _scores;
 };
 
@@ -116,12 +117,12 @@ namespace detail
 // One chunk of whole windows; input and output must not overlap. Without an output
 // (nullptr) the pass stops once every module's input has been captured: fc2's product and
 // the last residual are only needed for the layer's output.
-template <class ExecutionSpace, class Capture>
+template <class ExecutionSpace, class Value, class Capture>
 void decoder_layer_chunk(ExecutionSpace const &space, io::OptConfig const &config,
-                         DecoderLayerWeights<ExecutionSpace> const &layer,
-                         LayerWorkspace<ExecutionSpace> const &workspace,
-                         Activations<ExecutionSpace> const &input,
-                         Activations<ExecutionSpace> const *output, Capture &capture)
+                         DecoderLayerWeights<ExecutionSpace, Value> const &layer,
+                         LayerWorkspace<ExecutionSpace, Value> const &workspace,
+                         Activations<ExecutionSpace, Value> const &input,
+                         Activations<ExecutionSpace, Value> const *output, Capture &capture)
 {
   std::size_t const tokens = input.extent(0);
   auto const attention_input = workspace.a(tokens), q = workspace.b(tokens),
@@ -130,7 +131,7 @@ void decoder_layer_chunk(ExecutionSpace const &space, io::OptConfig const &confi
   auto const scaling = static_cast<float>(1.0 / std::sqrt(static_cast<double>(config.head_dim())));
 
   // Self-attention block.
-  Activations<ExecutionSpace> normed = input;
+  Activations<ExecutionSpace, Value> normed = input;
   if (pre_norm)
   {
     layer_norm(space, layer.self_attn_layer_norm, input, attention_input);
@@ -180,12 +181,12 @@ void decoder_layer_chunk(ExecutionSpace const &space, io::OptConfig const &confi
 
 // Runs the layer over `input` in chunks of whole windows; output may be nullptr (see
 // decoder_layer_chunk).
-template <class ExecutionSpace, class Capture>
+template <class ExecutionSpace, class Value, class Capture>
 void decoder_layer_chunks(ExecutionSpace const &space, io::OptConfig const &config,
-                          DecoderLayerWeights<ExecutionSpace> const &layer,
-                          LayerWorkspace<ExecutionSpace> const &workspace,
-                          Activations<ExecutionSpace> const &input,
-                          Activations<ExecutionSpace> const *output, Capture &capture)
+                          DecoderLayerWeights<ExecutionSpace, Value> const &layer,
+                          LayerWorkspace<ExecutionSpace, Value> const &workspace,
+                          Activations<ExecutionSpace, Value> const &input,
+                          Activations<ExecutionSpace, Value> const *output, Capture &capture)
 {
   std::size_t const chunk =
       static_cast<std::size_t>(workspace.chunk_windows()) * workspace.seqlen();
@@ -193,7 +194,7 @@ void decoder_layer_chunks(ExecutionSpace const &space, io::OptConfig const &conf
   {
     std::size_t const end = std::min(input.extent(0), begin + chunk);
     auto const output_rows =
-        output != nullptr ? token_rows(*output, begin, end) : Activations<ExecutionSpace>();
+        output != nullptr ? token_rows(*output, begin, end) : Activations<ExecutionSpace, Value>();
     decoder_layer_chunk(space, config, layer, workspace, token_rows(input, begin, end),
                         output != nullptr ? &output_rows : nullptr, capture);
   }
@@ -203,12 +204,12 @@ void decoder_layer_chunks(ExecutionSpace const &space, io::OptConfig const &conf
 
 // input, output: tokens × hidden for whole windows of workspace.seqlen() tokens; they must
 // not overlap.
-template <class ExecutionSpace>
+template <class ExecutionSpace, class Value>
 void decoder_layer_forward(ExecutionSpace const &space, io::OptConfig const &config,
-                           DecoderLayerWeights<ExecutionSpace> const &layer,
-                           LayerWorkspace<ExecutionSpace> const &workspace,
-                           Activations<ExecutionSpace> const &input,
-                           Activations<ExecutionSpace> const &output)
+                           DecoderLayerWeights<ExecutionSpace, Value> const &layer,
+                           LayerWorkspace<ExecutionSpace, Value> const &workspace,
+                           Activations<ExecutionSpace, Value> const &input,
+                           Activations<ExecutionSpace, Value> const &output)
 {
   NoCapture capture;
   detail::decoder_layer_chunks(space, config, layer, workspace, input, &output, capture);
@@ -217,14 +218,15 @@ void decoder_layer_forward(ExecutionSpace const &space, io::OptConfig const &con
 // The layer's forward pass as far as every module's input: capture(LinearModule,
 // Activations) is called with each, chunk by chunk; the layer's output is not computed
 // (the calibration pass of sequential compression needs only the inputs).
-template <class ExecutionSpace, class Capture>
+template <class ExecutionSpace, class Value, class Capture>
 void decoder_layer_capture(ExecutionSpace const &space, io::OptConfig const &config,
-                           DecoderLayerWeights<ExecutionSpace> const &layer,
-                           LayerWorkspace<ExecutionSpace> const &workspace,
-                           Activations<ExecutionSpace> const &input, Capture &&capture)
+                           DecoderLayerWeights<ExecutionSpace, Value> const &layer,
+                           LayerWorkspace<ExecutionSpace, Value> const &workspace,
+                           Activations<ExecutionSpace, Value> const &input, Capture &&capture)
 {
   detail::decoder_layer_chunks(space, config, layer, workspace, input,
-                               static_cast<Activations<ExecutionSpace> const *>(nullptr), capture);
+                               static_cast<Activations<ExecutionSpace, Value> const *>(nullptr),
+                               capture);
 }
 
 } // namespace sgpte::opt

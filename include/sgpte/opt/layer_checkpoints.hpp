@@ -69,14 +69,11 @@ public:
       statistics.push_back(QuantizationStats::layer_json(module));
     writer.set_metadata(run_key, _fingerprint);
     writer.set_metadata(statistics_key, statistics.dump());
-    std::vector<std::vector<unsigned char>> stored;
-    stored.reserve(linear_modules.size());
     for (LinearModule const module : linear_modules)
     {
       std::string const name = linear_weight_name(layer, module);
       io::TensorInfo const &info = checkpoint.info(name);
-      stored.push_back(checkpoint.stored_bytes(name));
-      writer.add_tensor(name, info.dtype, info.shape, io::ByteSpan{stored.back().data(), stored.back().size()});
+      writer.add_tensor(name, info.dtype, info.shape, checkpoint.bytes(name));
     }
     writer.write(file(layer)); // atomically
   }
@@ -113,11 +110,10 @@ public:
       for (LinearModule const module : linear_modules)
       {
         std::string const name = linear_weight_name(layer, module);
-        std::vector<float> values(checkpoint.info(name).element_count);
         if (!reader.contains(name) || reader.info(name).dtype != checkpoint.info(name).dtype ||
             reader.info(name).shape != checkpoint.info(name).shape)
           io::detail::throw_file_error(file(layer), "lacks tensor '" + name + "' in the checkpoint's dtype and shape");
-        reader.read_as_float(name, values.data(), values.size());
+        std::vector<float> const values = reader.read_as_float(name);
         checkpoint.replace(name, values);
       }
     }

@@ -1,11 +1,12 @@
 #ifndef SGPTE_OPT_OPT_CHECKPOINT_HPP
 #define SGPTE_OPT_OPT_CHECKPOINT_HPP
 
-// A Hugging Face OPT checkpoint directory (config.json + model.safetensors in F32, F16 or
-// BF16), opened and validated as a whole before any work starts: every tensor the model
-// needs must be present, floating-point and of the shape config.json implies, else one
-// FileError names the file, the tensor and the problem. The weights stay memory-mapped and
-// are decoded to float one tensor at a time, so a caller holds at most what it asks for.
+// A Hugging Face OPT checkpoint directory (config.json + model.safetensors, or its shards
+// with model.safetensors.index.json, in F32, F16 or BF16), opened and validated as a whole
+// before any work starts: every tensor the model needs must be present, floating-point and of
+// the shape config.json implies, else one FileError names the file, the tensor and the
+// problem. The weights stay memory-mapped and are read one tensor at a time, so a caller
+// holds at most what it asks for.
 //
 // Compressed weights replace tensors in memory (stored in the tensor's own dtype, exactly
 // as they will be written, so that a later forward pass sees the written values); write()
@@ -19,6 +20,7 @@
 #include <sgpte/io/float_codec.hpp>
 #include <sgpte/io/opt_config.hpp>
 #include <sgpte/io/safetensors_reader.hpp>
+#include <sgpte/io/safetensors_shards.hpp>
 #include <sgpte/io/safetensors_writer.hpp>
 #include <sgpte/opt/tensor_names.hpp>
 
@@ -28,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace sgpte::opt
@@ -41,7 +44,7 @@ public:
 
   explicit OptCheckpoint(std::filesystem::path directory)
       : _directory(std::move(directory)), _config(io::read_opt_config(open_config_path())),
-        _config_text(read_text(_directory / config_file_name)), _reader(open_weights())
+        _config_text(read_text(_directory / config_file_name)), _weights(open_weights())
   {
     _without_model_prefix = lacks_model_prefix();
     for (ExpectedTensor const &tensor : expected_edge_tensors(_config))
@@ -51,9 +54,10 @@ public:
         validate(tensor);
   }
 
-  std::filesystem::path const &weights_path() const { return _reader.path(); }
-  // The weights file as read (replacements are not applied to it).
-  io::SafetensorsReader const &original_weights() const { return _reader; }
+  // model.safetensors, or the index of its shards.
+  std::filesystem::path const &weights_path() const { return _weights.source(); }
+  // The weights files as read (replacements are not applied to them).
+  std::vector<io::SafetensorsReader> const &original_weights() const { return _weights.shards(); }
   // The name under which the tensor of the canonical name is stored in the file.
   std::string stored_name(std::string const &canonical) const { return file_name(canonical); }
   io::OptConfig const &config() const { return _config; }
@@ -62,7 +66,7 @@ public:
   // Tensor of the canonical name (see tensor_names.hpp), as stored in the file.
   io::TensorInfo const &info(std::string const &name) const
   {
-    return _reader.info(file_name(name));
+    return _weights.info(file_name(name));
   }
 
   // The tensor's values as float, row-major: the replacement if there is one, else the file's.
@@ -74,18 +78,18 @@ public:
     if (replacement != _replaced.end())
       io::decode_to_float(tensor.dtype, replacement->second.data(), values.size(), values.data());
     else
-      _reader.read_as_float(file_name(name), values.data(), values.size());
+      _weights.reader(file_name(name)).read_as_float(file_name(name), values.data(), values.size());
     return values;
   }
 
-  // The tensor's bytes in its dtype: the replacement if there is one, else the file's.
-  std::vector<unsigned char> stored_bytes(std::string const &name) const
+  // The tensor's bytes in its dtype: the replacement if there is one, else the file's; valid
+  // until the tensor is replaced again.
+  io::ByteSpan bytes(std::string const &name) const
   {
     auto const replacement = _replaced.find(name);
     if (replacement != _replaced.end())
-      return replacement->second;
-    io::ByteSpan const bytes = _reader.bytes(file_name(name));
-    return {bytes.data, bytes.data + bytes.size};
+      return {replacement->second.data(), replacement->second.size()};
+    return _weights.bytes(file_name(name));
   }
 
   // Replaces a tensor's values (row-major, its full size), stored in the tensor's dtype.
@@ -98,8 +102,20 @@ public:
       throw InvalidArgument("replacing tensor '" + name + "': " + std::to_string(values.size()) +
                             " values given, the tensor has " +
                             std::to_string(tensor.element_count));
-    io::FloatEncodingCheck const check =
-        io::check_float_encoding(tensor.dtype, values.data(), values.size());
+    replace_stored(name, io::encode_from_float(tensor.dtype, values.data(), values.size()),
+                   io::check_float_encoding(tensor.dtype, values.data(), values.size()));
+  }
+
+  // Replaces a tensor by bytes already in its dtype (its full size), encoded from values of
+  // which `check` counted the NaN, infinite and overflowing ones: refused as replace() refuses
+  // them.
+  void replace_stored(std::string const &name, std::vector<unsigned char> bytes,
+                      io::FloatEncodingCheck const &check)
+  {
+    io::TensorInfo const &tensor = info(name);
+    if (bytes.size() != tensor.byte_size())
+      throw InvalidArgument("replacing tensor '" + name + "': " + std::to_string(bytes.size()) +
+                            " bytes given, the tensor has " + std::to_string(tensor.byte_size()));
     if (check.non_finite > 0)
       throw NumericalError("tensor '" + name + "': refusing to store " +
                            std::to_string(check.non_finite) + " NaN or infinite values");
@@ -107,15 +123,15 @@ public:
       throw NumericalError("tensor '" + name + "': refusing to store " +
                            std::to_string(check.overflow) + " values that overflow " +
                            std::string(io::dtype_name(tensor.dtype)));
-    _replaced[name] = io::encode_from_float(tensor.dtype, values.data(), values.size());
+    _replaced[name] = std::move(bytes);
   }
 
   bool replaced(std::string const &name) const { return _replaced.count(name) != 0; }
 
-  // Writes config.json (a byte copy) and model.safetensors (every tensor of the input file in
-  // its dtype, replacements applied, metadata {"format": "pt"}) into `directory`, creating
-  // it if needed. Each file is replaced atomically; model.safetensors is assembled in memory
-  // first.
+  // Writes config.json (a byte copy) and model.safetensors (every tensor of the input, sharded
+  // or not, in its dtype, replacements applied, metadata {"format": "pt"}) into `directory`,
+  // creating it if needed. Each file is replaced atomically; model.safetensors is assembled
+  // in memory first.
   void write(std::filesystem::path const &directory) const
   {
     std::error_code error;
@@ -125,14 +141,14 @@ public:
                                    "cannot create the output directory: " + error.message());
     io::SafetensorsWriter writer;
     writer.set_metadata("format", "pt");
-    for (std::string const &stored : _reader.names())
+    for (std::string const &stored : _weights.names())
     {
-      io::TensorInfo const &tensor = _reader.info(stored);
+      io::TensorInfo const &tensor = _weights.info(stored);
       auto const replacement = _replaced.find(canonical_name(stored));
       if (replacement != _replaced.end())
         writer.add_tensor(stored, tensor.dtype, tensor.shape, replacement->second);
       else
-        writer.add_tensor(stored, tensor.dtype, tensor.shape, _reader.bytes(stored));
+        writer.add_tensor(stored, tensor.dtype, tensor.shape, _weights.bytes(stored));
     }
     writer.write(directory / weights_file_name);
     io::write_file_atomically(directory / config_file_name, _config_text);
@@ -154,21 +170,16 @@ private:
     return {reinterpret_cast<char const *>(file.data()), file.size()};
   }
 
-  io::SafetensorsReader open_weights() const
+  io::SafetensorsShards open_weights() const
   {
-    auto const path = _directory / weights_file_name;
-    if (!std::filesystem::exists(path) &&
-        std::filesystem::exists(_directory / "model.safetensors.index.json"))
-      io::detail::throw_file_error(path, "is missing: sharded checkpoints are not supported; "
-                                         "merge the shards into one model.safetensors");
-    return io::SafetensorsReader(path);
+    return io::SafetensorsShards(_directory / weights_file_name);
   }
 
   // Checkpoints saved from OPTModel lack the "model." prefix of OPTForCausalLM's names.
   bool lacks_model_prefix() const
   {
     std::string const bare = std::string(names::embed_tokens).substr(model_prefix.size());
-    return !_reader.contains(names::embed_tokens) && _reader.contains(bare);
+    return !_weights.contains(names::embed_tokens) && _weights.contains(bare);
   }
 
   std::string file_name(std::string const &canonical) const
@@ -189,10 +200,14 @@ private:
   {
     std::string const stored = file_name(expected.name);
     auto const fail = [&](std::string const &problem)
-    { io::detail::throw_file_error(weights_path(), "tensor '" + stored + "' " + problem); };
-    if (!_reader.contains(stored))
+    {
+      auto const &file =
+          _weights.contains(stored) ? _weights.reader(stored).path() : weights_path();
+      io::detail::throw_file_error(file, "tensor '" + stored + "' " + problem);
+    };
+    if (!_weights.contains(stored))
       fail("is missing (required by " + (_directory / config_file_name).string() + ")");
-    io::TensorInfo const &tensor = _reader.info(stored);
+    io::TensorInfo const &tensor = _weights.info(stored);
     if (tensor.dtype != io::Dtype::F32 && tensor.dtype != io::Dtype::F16 &&
         tensor.dtype != io::Dtype::BF16)
       fail("has dtype " + std::string(io::dtype_name(tensor.dtype)) +
@@ -208,7 +223,7 @@ private:
   std::filesystem::path _directory;
   io::OptConfig _config;
   std::string _config_text;
-  io::SafetensorsReader _reader;
+  io::SafetensorsShards _weights;
   bool _without_model_prefix = false;
   std::map<std::string, std::vector<unsigned char>> _replaced; // canonical name -> bytes
 };

@@ -5,9 +5,12 @@
 // seqlen tokens, each window's loss is the mean cross entropy of its seqlen − 1 next-token
 // predictions, and ppl = exp(mean of the window losses). Windows run in batches whose
 // hidden states fit ForwardOptions::batch_bytes; sums are taken in double, window by window
-// in order, so the result does not depend on the batching.
+// in order, so the result does not depend on the batching. The forward pass runs in the
+// options' precision, the losses in float and double.
 
 #include <sgpte/opt/decoder_layer.hpp>
+#include <sgpte/opt/decoder_layer_loader.hpp>
+#include <sgpte/opt/forward_precision.hpp>
 #include <sgpte/opt/model_forward.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
 #include <sgpte/opt/opt_weights.hpp>
@@ -32,33 +35,36 @@ struct PerplexityResult
   double seconds = 0.0;
 };
 
-template <class ExecutionSpace>
-PerplexityResult evaluate_perplexity(ExecutionSpace const &space, OptCheckpoint const &checkpoint,
-                                     TokenWindows const &windows,
-                                     ForwardOptions const &options = {},
-                                     ProgressCallback const &progress = {})
+namespace detail
+{
+
+template <class Value, class ExecutionSpace>
+PerplexityResult evaluate_perplexity_in(ExecutionSpace const &space,
+                                        OptCheckpoint const &checkpoint,
+                                        TokenWindows const &windows, ForwardOptions const &options,
+                                        ProgressCallback const &progress)
 {
   Kokkos::Timer timer;
   io::OptConfig const &config = checkpoint.config();
   int const seqlen = windows.seqlen;
-  require_window_fits(config, seqlen);
   std::size_t const window_bytes =
-      2 * static_cast<std::size_t>(seqlen) * config.hidden_size * sizeof(float);
+      2 * static_cast<std::size_t>(seqlen) * config.hidden_size * sizeof(Value);
   std::size_t const count = windows.count();
   std::size_t const batch =
       std::min(count, std::max<std::size_t>(1, options.batch_bytes / window_bytes));
   int const batches = static_cast<int>((count + batch - 1) / batch);
   int const layers = checkpoint.layers();
 
-  auto const edges = load_edge_weights(space, checkpoint);
-  LayerWorkspace<ExecutionSpace> const workspace(
+  auto const edges = load_edge_weights<Value>(space, checkpoint);
+  LayerWorkspace<ExecutionSpace, Value> const workspace(
       space, config, seqlen,
-      std::min(static_cast<int>(batch), LayerWorkspace<ExecutionSpace>::windows_within(
+      std::min(static_cast<int>(batch), LayerWorkspace<ExecutionSpace, Value>::windows_within(
                                             config, seqlen, options.workspace_bytes)));
-  ModelHead<ExecutionSpace> const head(
+  ModelHead<ExecutionSpace, Value> const head(
       space, config, edges,
-      std::min(ModelHead<ExecutionSpace>::tokens_within(config, options.workspace_bytes),
+      std::min(ModelHead<ExecutionSpace, Value>::tokens_within(config, options.workspace_bytes),
                batch * seqlen));
+  DecoderLayerLoader<ExecutionSpace, Value> loader(space, checkpoint, options.overlap_loading);
   double loss_sum = 0.0;
   for (int index = 0; index < batches; ++index)
   {
@@ -78,9 +84,9 @@ PerplexityResult evaluate_perplexity(ExecutionSpace const &space, OptCheckpoint 
     };
     announce(0);
     auto const on_layer = [&](int layer, auto const &) { announce(layer + 1); };
-    auto const hidden =
-        run_decoder_layers(space, checkpoint, workspace,
-                           embed_windows(space, config, edges, ids, seqlen), layers, on_layer);
+    auto const hidden = run_decoder_layers(space, config, loader, workspace,
+                                           embed_windows(space, config, edges, ids, seqlen), layers,
+                                           on_layer, index + 1 < batches);
     auto const nll = Kokkos::create_mirror_view_and_copy(
         Kokkos::HostSpace(), next_token_nll(space, head, hidden, ids, seqlen));
     for (std::size_t window = 0; window < batch_windows; ++window)
@@ -97,6 +103,24 @@ PerplexityResult evaluate_perplexity(ExecutionSpace const &space, OptCheckpoint 
   result.perplexity = std::exp(result.mean_nll);
   result.seconds = timer.seconds();
   return result;
+}
+
+} // namespace detail
+
+// In the precision options.precision_for<ExecutionSpace>(checkpoint) gives.
+template <class ExecutionSpace>
+PerplexityResult evaluate_perplexity(ExecutionSpace const &space, OptCheckpoint const &checkpoint,
+                                     TokenWindows const &windows,
+                                     ForwardOptions const &options = {},
+                                     ProgressCallback const &progress = {})
+{
+  require_window_fits(checkpoint.config(), windows.seqlen);
+  return with_forward_value_type(options.precision_for<ExecutionSpace>(checkpoint),
+                                 [&](auto value)
+                                 {
+                                   return detail::evaluate_perplexity_in<decltype(value)>(
+                                       space, checkpoint, windows, options, progress);
+                                 });
 }
 
 } // namespace sgpte::opt

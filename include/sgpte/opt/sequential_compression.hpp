@@ -10,14 +10,20 @@
 //      out_proj, fc1, fc2, and stored in the checkpoint in their dtype;
 //   3. a second pass through the compressed layer produces the next layer's inputs.
 // Only layers min_layer <= i < max_layer are compressed; the others are passed through, and
-// nothing after max_layer runs. Device memory: one layer, its Hessians, the calibration
-// activations (twice) and the layer workspace.
+// nothing after max_layer runs. The forward passes run in the forward precision (as the
+// official pipeline runs a model in its checkpoint's dtype), the statistics and the sweep in
+// fp32. While a layer is compressed, the next one is read and copied to the device
+// (DecoderLayerLoader). Device memory (memory_plan.hpp): the loader's layer buffers, the
+// Hessians, one module's weight in float, the calibration activations (twice) and the layer
+// workspace.
 
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/product_precision.hpp>
 #include <sgpte/layer/compression_options.hpp>
 #include <sgpte/layer/layer_compressor.hpp>
 #include <sgpte/opt/decoder_layer.hpp>
+#include <sgpte/opt/decoder_layer_loader.hpp>
+#include <sgpte/opt/forward_precision.hpp>
 #include <sgpte/opt/layer_bits_schedule.hpp>
 #include <sgpte/opt/model_forward.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
@@ -30,6 +36,8 @@
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -109,50 +117,88 @@ inline std::string statistics_name(int layer, LinearModule module)
   return "layers." + std::to_string(layer) + "." + module_path(module);
 }
 
-// Compresses the checkpoint's layers in place (OptCheckpoint::replace) and adds each
-// module's statistics to `stats`; layer_done(i) is called once layer i is compressed and
-// stored in the checkpoint (e.g. to save a LayerCheckpoints).
+namespace detail
+{
+
+// The layer's six weights in float, column-major, for LayerCompressor, over one buffer: the
+// modules are compressed one after another, each decoded from its stored bytes just before
+// (DecoderLayerLoader::decode_weight), so that one module's room serves them all.
 template <class ExecutionSpace>
-void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
-                         TokenWindows const &calibration, SequentialOptions const &options,
-                         QuantizationStats &stats, ProgressCallback const &progress = {},
-                         CompressedModuleSink<ExecutionSpace> const &sink = {},
-                         std::function<void(int layer)> const &layer_done = {})
+class ModuleWeights
+{
+public:
+  ModuleWeights(ExecutionSpace const &space, OptCheckpoint const &checkpoint)
+  {
+    std::size_t largest = 0;
+    for (LinearModule const module : linear_modules)
+    {
+      auto const &shape = checkpoint.info(linear_weight_name(0, module)).shape;
+      largest = std::max(largest, shape[0] * shape[1]);
+    }
+    _buffer = Vector<ExecutionSpace, float>(
+        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::module_weight"),
+        largest);
+    for (LinearModule const module : linear_modules)
+    {
+      auto const &shape = checkpoint.info(linear_weight_name(0, module)).shape;
+      _weights[module_index(module)] = Matrix<ExecutionSpace>(_buffer.data(), shape[0], shape[1]);
+    }
+  }
+
+  Matrix<ExecutionSpace> const &operator[](LinearModule module) const
+  {
+    return _weights[module_index(module)];
+  }
+
+private:
+  Vector<ExecutionSpace, float> _buffer;
+  std::array<Matrix<ExecutionSpace>, linear_modules.size()> _weights; // unmanaged, over _buffer
+};
+
+template <class Value, class ExecutionSpace>
+void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoint,
+                            TokenWindows const &calibration, SequentialOptions const &options,
+                            QuantizationStats &stats, ProgressCallback const &progress,
+                            CompressedModuleSink<ExecutionSpace> const &sink,
+                            std::function<void(int layer)> const &layer_done)
 {
   io::OptConfig const &config = checkpoint.config();
   int const layers = checkpoint.layers();
   int const end = options.end_layer(layers);
-  options.validate(layers);
   int const seqlen = calibration.seqlen;
-  require_window_fits(config, seqlen);
 
   auto inputs = [&]
   {
-    auto const edges = load_edge_weights(space, checkpoint);
+    auto const edges = load_edge_weights<Value>(space, checkpoint);
     auto const ids = windows_on_device(space, calibration, 0, calibration.count());
     return embed_windows(space, config, edges, ids, seqlen);
   }();
-  Activations<ExecutionSpace> outputs(
+  Activations<ExecutionSpace, Value> outputs(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::hidden"),
       inputs.extent(0), inputs.extent(1));
-  LayerWorkspace<ExecutionSpace> const workspace(
+  using Workspace = LayerWorkspace<ExecutionSpace, Value>;
+  Workspace const workspace(
       space, config, seqlen,
       std::min(static_cast<int>(calibration.count()),
-               LayerWorkspace<ExecutionSpace>::windows_within(config, seqlen,
-                                                              options.forward.workspace_bytes)));
+               Workspace::windows_within(config, seqlen, options.forward.workspace_bytes)));
+  DecoderLayerLoader<ExecutionSpace, Value> loader(space, checkpoint,
+                                                   options.forward.overlap_loading);
+  ModuleWeights<ExecutionSpace> const module_weights(space, checkpoint);
 
   int const steps = (end - options.min_layer) * static_cast<int>(linear_modules.size() + 2);
   int step = 0;
   for (int layer = 0; layer < end; ++layer)
   {
     std::string const where = "layer " + std::to_string(layer + 1) + "/" + std::to_string(layers);
-    auto const weights = load_decoder_layer(space, checkpoint, layer);
+    auto const &weights =
+        loader.load(space, layer, layer + 1 < end ? std::optional<int>(layer + 1) : std::nullopt);
     if (layer < options.min_layer || layer < options.restored_until)
     {
       report(progress, "compress", step, steps, where + ": forward (not compressed)");
       if (layer >= options.min_layer)
         step += static_cast<int>(linear_modules.size() + 2);
       decoder_layer_forward(space, config, weights, workspace, inputs, outputs);
+      loader.prefetch();
       std::swap(inputs, outputs);
       continue;
     }
@@ -161,7 +207,7 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
     for (LinearModule const module : linear_modules)
     {
       auto const dtype = checkpoint.info(linear_weight_name(layer, module)).dtype;
-      compressors.emplace_back(space, statistics_name(layer, module), weights[module].weight,
+      compressors.emplace_back(space, statistics_name(layer, module), module_weights[module],
                                &stats, dtype);
       compressors.back().statistics().set_product_precision(options.statistics_precision);
     }
@@ -170,12 +216,15 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
     // calls (one window) is one add_batch sample: H = (2/nsamples) Σ XᵀX as there. q, k
     // and v see the same input: q's statistics are accumulated, k and v get copies.
     decoder_layer_capture(space, config, weights, workspace, inputs,
-                          [&](LinearModule module, Activations<ExecutionSpace> const &input)
+                          [&](LinearModule module, Activations<ExecutionSpace, Value> const &input)
                           {
                             if (module != LinearModule::k_proj && module != LinearModule::v_proj)
                               compressors[module_index(module)].add_batch(space, input,
                                                                           input.extent(0) / seqlen);
                           });
+    // The host has waited for every batch's check: the next layer's copy now runs beside
+    // the compression.
+    loader.prefetch();
     for (LinearModule const module : {LinearModule::k_proj, LinearModule::v_proj})
       compressors[module_index(module)].copy_statistics_from(
           space, compressors[module_index(LinearModule::q_proj)]);
@@ -185,12 +234,14 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
     {
       report(progress, "compress", step, steps, where + ": fasterprune " + module_path(module));
       auto &compressor = compressors[module_index(module)];
+      loader.decode_weight(space, module, module_weights[module]);
       auto const result = compressor.fasterprune(space, layer_options);
       compressor.free();
       std::string const tensor_name = linear_weight_name(layer, module);
       if (sink)
-        sink(tensor_name, checkpoint.info(tensor_name).dtype, weights[module].weight, result, layer_options);
-      store_linear_weight(space, checkpoint, tensor_name, weights[module].weight);
+        sink(tensor_name, checkpoint.info(tensor_name).dtype, module_weights[module], result,
+             layer_options);
+      loader.store_weight(space, checkpoint, module, module_weights[module]);
       ++step;
     }
     if (layer_done)
@@ -201,6 +252,30 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
     ++step;
   }
   report(progress, "compress", steps, steps, "done");
+}
+
+} // namespace detail
+
+// Compresses the checkpoint's layers in place (OptCheckpoint::replace_stored) and adds each
+// module's statistics to `stats`; layer_done(i) is called once layer i is compressed and
+// stored in the checkpoint (e.g. to save a LayerCheckpoints). The forward passes run in
+// options.forward.precision_for<ExecutionSpace>(checkpoint).
+template <class ExecutionSpace>
+void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
+                         TokenWindows const &calibration, SequentialOptions const &options,
+                         QuantizationStats &stats, ProgressCallback const &progress = {},
+                         CompressedModuleSink<ExecutionSpace> const &sink = {},
+                         std::function<void(int layer)> const &layer_done = {})
+{
+  options.validate(checkpoint.layers());
+  require_window_fits(checkpoint.config(), calibration.seqlen);
+  with_forward_value_type(options.forward.precision_for<ExecutionSpace>(checkpoint),
+                          [&](auto value)
+                          {
+                            detail::compress_sequential_in<decltype(value)>(
+                                space, checkpoint, calibration, options, stats, progress, sink,
+                                layer_done);
+                          });
 }
 
 } // namespace sgpte::opt

@@ -16,6 +16,7 @@
 // checkpoint writer rounds them (io/float_codec.hpp).
 
 #include <sgpte/core/error.hpp>
+#include <sgpte/core/float_bits.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
 #include <sgpte/core/views.hpp>
 #include <sgpte/io/float_codec.hpp>

@@ -22,8 +22,7 @@ void cublas_symmetric_rank_k_update_lower(Kokkos::Cuda const &space, char const 
   cublasOperation_t const op = detail::cublas_operation(trans);
   int const n = static_cast<int>(c.extent(0));
   int const k = static_cast<int>(op == CUBLAS_OP_T ? a.extent(0) : a.extent(1));
-  cublasHandle_t const handle = detail::cublas_handle();
-  check_cublas(cublasSetStream(handle, space.cuda_stream()), "cublasSetStream");
+  cublasHandle_t const handle = detail::cublas_handle_on(space);
   check_cublas(cublasSsyrk(handle, CUBLAS_FILL_MODE_LOWER, op, n, k, &alpha, a.data(),
                            detail::leading_dimension(a), &beta, c.data(),
                            detail::leading_dimension(c)),
@@ -42,8 +41,7 @@ void cublas_tf32_rank_k_update(Kokkos::Cuda const &space, char const *trans, flo
   int const n = static_cast<int>(c.extent(0));
   int const k = static_cast<int>(op == CUBLAS_OP_T ? a.extent(0) : a.extent(1));
   int const lda = detail::leading_dimension(a);
-  cublasHandle_t const handle = detail::cublas_handle();
-  check_cublas(cublasSetStream(handle, space.cuda_stream()), "cublasSetStream");
+  cublasHandle_t const handle = detail::cublas_handle_on(space);
   check_cublas(cublasGemmEx(handle, op, op_b, n, n, k, &alpha, a.data(), CUDA_R_32F, lda, a.data(),
                             CUDA_R_32F, lda, &beta, c.data(), CUDA_R_32F,
                             detail::leading_dimension(c), CUBLAS_COMPUTE_32F_FAST_TF32,

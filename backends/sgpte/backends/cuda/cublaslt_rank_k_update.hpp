@@ -7,7 +7,7 @@
 // statistics' orders split the product's inner dimension and need a workspace for the split
 // sums: at 768 columns and 2048 tokens on an H200 the heuristic's choice within 32 MiB took
 // 61.5 µs (16 MiB of workspace), as cublasSgemm does in place, and 102 µs within 4 MiB
-// (tools/device/statistics_update_probe.cu, bench/README.md).
+// (`git show 8af60cd:tools/device/statistics_update_probe.cu`).
 
 #include <sgpte/backends/blas_arguments.hpp>
 #include <sgpte/backends/cuda/cublas_handle.hpp>

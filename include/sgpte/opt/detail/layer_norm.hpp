@@ -3,8 +3,10 @@
 
 // torch.nn.LayerNorm over the features of each token (eps 1e-5, the default OPT uses):
 // y = (x − mean) / sqrt(var + eps) · weight + bias with the biased variance. One team per
-// token; mean and variance are accumulated in double in two passes.
+// token; mean and variance are accumulated in double in two passes, y computed in float and
+// rounded to the output's type (PyTorch's half-precision layer norm also computes in float).
 
+#include <sgpte/core/half_precision.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
 #include <sgpte/opt/activations.hpp>
 #include <sgpte/opt/opt_weights.hpp>
@@ -16,9 +18,9 @@ namespace sgpte::opt::detail
 
 inline constexpr double layer_norm_epsilon = 1e-5;
 
-template <class ExecutionSpace, class InputView>
+template <class ExecutionSpace, class InputView, class Value>
 void layer_norm(ExecutionSpace const &space, LayerNormWeights<ExecutionSpace> const &weights,
-                InputView const &input, Activations<ExecutionSpace> const &output)
+                InputView const &input, Activations<ExecutionSpace, Value> const &output)
 {
   using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
   using Member = typename Policy::member_type;
@@ -33,14 +35,14 @@ void layer_norm(ExecutionSpace const &space, LayerNormWeights<ExecutionSpace> co
         double sum = 0.0;
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, features),
-            [&](int j, double &partial) { partial += input(token, j); }, sum);
+            [&](int j, double &partial) { partial += to_float(input(token, j)); }, sum);
         double const mean = sum / features;
         double squares = 0.0;
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(team, features),
             [&](int j, double &partial)
             {
-              double const deviation = input(token, j) - mean;
+              double const deviation = to_float(input(token, j)) - mean;
               partial += deviation * deviation;
             },
             squares);
@@ -50,9 +52,10 @@ void layer_norm(ExecutionSpace const &space, LayerNormWeights<ExecutionSpace> co
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, features),
                              [&](int j)
                              {
-                               float const normalised = (input(token, j) - mean_f) * inverse_std;
-                               output(token, j) =
-                                   affine ? normalised * weight(j) + bias(j) : normalised;
+                               float const normalised =
+                                   (to_float(input(token, j)) - mean_f) * inverse_std;
+                               output(token, j) = from_float<Value>(
+                                   affine ? normalised * weight(j) + bias(j) : normalised);
                              });
       });
 }

@@ -8,32 +8,18 @@
 // the upper 16 bits picks the bucket holding rank k, a histogram of the lower 16 bits
 // inside it picks the value. Everything stays on the device: no host synchronisation.
 
+#include <sgpte/core/float_bits.hpp>
 #include <sgpte/core/views.hpp>
 
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
-#include <cstring>
 
 namespace sgpte::detail
 {
 
 // The mask criterion, computed identically by the threshold and by the sweep.
 KOKKOS_INLINE_FUNCTION float pruning_score(float w, float d) { return (w * w) / (d * d); }
-
-KOKKOS_INLINE_FUNCTION std::uint32_t float_bits(float x)
-{
-  std::uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return bits;
-}
-
-KOKKOS_INLINE_FUNCTION float bits_to_float(std::uint32_t bits)
-{
-  float x;
-  std::memcpy(&x, &bits, sizeof x);
-  return x;
-}
 
 template <class ExecutionSpace>
 class BlockThreshold
