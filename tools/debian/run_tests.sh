@@ -7,7 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
 sanitizers=${2:-}
-bash tools/debian/install_dependencies.sh
+# Runs a phase and prints its time.
+phase() {
+  local name=$1 start
+  shift
+  start=$(date +%s)
+  "$@"
+  echo "run_tests.sh ($build): $name took $(( $(date +%s) - start )) s"
+}
+phase "installing the dependencies" bash tools/debian/install_dependencies.sh
 benchmarks=ON
 if [[ -n $sanitizers ]]; then
   benchmarks=OFF
@@ -17,7 +25,7 @@ if [[ -n $sanitizers ]]; then
 fi
 # A prefix path of two entries (both already searched) so that the install test checks that
 # such a list reaches the consumer it configures.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSGPTE_ENABLE_TESTS=ON \
+phase configuring cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSGPTE_ENABLE_TESTS=ON \
   -DSGPTE_ENABLE_BENCHMARKS=$benchmarks -DSGPTE_SANITIZE="$sanitizers" "-DCMAKE_PREFIX_PATH=/usr;/usr/local"
-cmake --build "$build" --parallel "$(nproc)"
-ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)"
+phase building cmake --build "$build" --parallel "$(nproc)"
+phase testing ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)"
