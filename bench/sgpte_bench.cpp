@@ -37,7 +37,7 @@ std::map<std::string, std::function<void(sgpte::CompressionOptions &)>> const co
     {"w4", [](sgpte::CompressionOptions &o) { o.wbits = 4; }},
     {"mixed40_budget",
      [](sgpte::CompressionOptions &o) { o.target_average_bits = 4.0, o.allocation = sgpte::AllocationMethod::budget; }},
-    {"sparse50_mixed40_quantile", [](sgpte::CompressionOptions &o) { o.sparsity = 0.5, o.target_average_bits = 4.0; }},
+    {"sparse50_mixed40_quantile", [](sgpte::CompressionOptions &o) { o.sparsity = 0.5, o.target_average_bits = 4.0, o.allocation = sgpte::AllocationMethod::quantile; }},
 };
 
 template <class ExecutionSpace, class View>

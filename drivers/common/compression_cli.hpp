@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace sgpte::drivers
 {
@@ -23,7 +24,8 @@ class CompressionCli
 public:
   // defaults: the program's defaults. A default unstructured sparsity gives way to N:M
   // options, and a default target average gives way to --wbits.
-  CompressionCli(CLI::App &app, CompressionOptions const &defaults) : _values(defaults)
+  CompressionCli(CLI::App &app, CompressionOptions const &defaults)
+      : _values(defaults), _allocation(to_string(defaults.allocation))
   {
     if (defaults.target_average_bits)
       _target = *defaults.target_average_bits;
@@ -45,7 +47,10 @@ public:
         ->capture_default_str();
     _wbits = app.add_option("--wbits", _values.wbits, "Uniform quantization bits (0: none)");
     _target_option = app.add_option("--target-avg-bits", _target, "Mixed precision: target average bits per column");
-    app.add_option("--bit-allocation", _allocation, "Mixed-precision allocation method")
+    app.add_option("--bit-allocation", _allocation,
+                   "Mixed-precision allocation: budget meets --target-avg-bits (the most important "
+                   "columns get the widths it pays for); quantile gives the seed's fixed tiers by "
+                   "importance and does not enforce the target")
         ->check(CLI::IsMember({"quantile", "budget"}))
         ->capture_default_str();
     app.add_option("--bit-options", _bit_options, "Bit widths to choose from, comma separated")
@@ -69,8 +74,9 @@ public:
   }
 
   // A layer case's stored configuration (io/case_metadata.hpp), for the options that were
-  // not given on the command line.
-  void apply_metadata(std::map<std::string, std::string> const &metadata, std::string const &source)
+  // not given on the command line; returns its notes (e.g. N:M taking precedence).
+  std::vector<std::string> apply_metadata(std::map<std::string, std::string> const &metadata,
+                                          std::string const &source)
   {
     std::set<std::string> given;
     std::map<std::string, CLI::Option *> const options = {
@@ -81,7 +87,7 @@ public:
         given.insert(key);
     if (_asymmetric->count() > 0)
       given.insert("sym");
-    io::apply_case_metadata(_values, metadata, source, given);
+    return io::apply_case_metadata(_values, metadata, source, given);
   }
 
   // The options as given; throws InvalidArgument for malformed lists or invalid values.
@@ -112,7 +118,7 @@ public:
 private:
   CompressionOptions _values;
   std::optional<double> _target;
-  std::string _allocation = "quantile";
+  std::string _allocation;
   std::string _bit_options = "2,3,4,6,8";
   std::string _quantiles = "0.2,0.4,0.6,0.8";
   std::string _importance = "0.25,0.25,0.15,0.25,0.10";

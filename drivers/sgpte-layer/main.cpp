@@ -46,7 +46,8 @@ void compress_layer(ExecutionSpace const &space, Arguments const &arguments, sgp
 {
   sgpte::io::SafetensorsReader const input(arguments.input);
   if (arguments.config_from_metadata)
-    cli.apply_metadata(input.metadata(), arguments.input);
+    for (std::string const &note : cli.apply_metadata(input.metadata(), arguments.input))
+      std::cerr << "sgpte-layer: warning: " << note << "\n";
   sgpte::CompressionOptions const options = cli.options();
 
   auto const weight = sgpte::io::read_matrix<ExecutionSpace>(input, "W");

@@ -7,7 +7,7 @@
 // sequence, as the reference's opt_sequential does, from --nsamples windows of --seqlen
 // tokens drawn from the calibration stream with Python's random.seed(--seed); perplexity is
 // measured on the evaluation stream's non-overlapping windows before and after. Defaults:
-// 50 % unstructured sparsity and mixed precision at 4.0 average bits, quantile allocation.
+// 50 % unstructured sparsity and mixed precision at 4.0 average bits, budget allocation.
 // The forward passes run in the checkpoint's dtype on a GPU (fp16 for an F16 checkpoint, as
 // the official pipeline runs it) and in fp32 on the host; the statistics and the sweep in fp32.
 
@@ -495,7 +495,7 @@ int main(int argc, char *argv[])
   CLI::App app{
       "Compress an OPT checkpoint (SparseGPT pruning fused with mixed-precision GPTQ, layer by "
       "layer as the reference's opt_sequential) and measure its perplexity. Defaults: 50 % "
-      "unstructured sparsity, 4.0 average bits with quantile allocation; --wbits B sets uniform "
+      "unstructured sparsity, 4.0 average bits with budget allocation; --wbits B sets uniform "
       "bits instead (0: no quantization), --prunen/--prunem N:M pruning instead of --sparsity.",
       "sgpte-opt"};
   app.footer(sgpte::drivers::KokkosArguments::help_footer);
@@ -578,7 +578,7 @@ int main(int argc, char *argv[])
   sgpte::CompressionOptions defaults;
   defaults.sparsity = 0.5;
   defaults.target_average_bits = 4.0;
-  defaults.allocation = sgpte::AllocationMethod::quantile;
+  defaults.allocation = sgpte::AllocationMethod::budget;
   sgpte::drivers::CompressionCli cli(app, defaults);
   CLI11_PARSE(app, command_line.program_argc(), command_line.program_argv());
   auto const kokkos = command_line.initialize_kokkos();

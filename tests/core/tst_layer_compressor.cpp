@@ -115,7 +115,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(statistics_describe_the_result, DeviceType, SGPTE_
   Layer<ExecutionSpace> layer(16, 100, 120, 51);
   sgpte::CompressionOptions options;
   options.sparsity = 0.5;
-  options.target_average_bits = 4.0; // quantile: 20 % per tier, average 4.6
+  options.target_average_bits = 4.0;
+  options.allocation = sgpte::AllocationMethod::quantile; // 20 % per tier, average 4.6
   auto const quantile = layer.compressor.fasterprune(layer.space, options);
   auto const &stats = quantile.statistics;
   BOOST_TEST(stats.name == "layers.3.fc1");
@@ -147,6 +148,28 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(statistics_describe_the_result, DeviceType, SGPTE_
 
   layer.compressor.free();
   BOOST_CHECK_THROW(layer.compressor.fasterprune(layer.space, options), sgpte::InvalidArgument);
+}
+
+// Without an allocation method, a target average is met: the budget allocation's average is at
+// most the target and, with 512 columns and widths at most 2 bits apart, within 2/512 < 0.01 of
+// it, with or without sparsity (issue 19).
+BOOST_AUTO_TEST_CASE_TEMPLATE(the_default_allocation_meets_the_target, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  Layer<ExecutionSpace> layer(32, 512, 600, 53);
+  for (double const sparsity : {0.0, 0.5})
+    for (double const target : {3.0, 4.0})
+    {
+      Kokkos::deep_copy(layer.weight, sgpte_test::to_device<ExecutionSpace>(layer.w));
+      sgpte::CompressionOptions options;
+      options.sparsity = sparsity;
+      options.target_average_bits = target;
+      auto const result = layer.compressor.fasterprune(layer.space, options);
+      BOOST_TEST(result.statistics.average_bits <= target, "sparsity " << sparsity);
+      BOOST_TEST(result.statistics.average_bits >= target - 0.01, "sparsity " << sparsity);
+      BOOST_TEST(!result.statistics.misses_target());
+    }
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(dead_and_zero_inputs_are_recovered, DeviceType, SGPTE_DEVICE_TYPES)
@@ -237,9 +260,17 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_inputs_give_clear_errors, DeviceType, SGPTE_DE
       [](O &o) { o.wbits = 4, o.target_average_bits = 4.0; },
       [](O &o) { o.target_average_bits = 9.0; },
       [](O &o) { o.target_average_bits = 1.0; },
-      [](O &o) { o.target_average_bits = 4.0, o.quantiles = {0.5}; },
-      [](O &o) { o.target_average_bits = 4.0, o.bit_options = {4, 2}; },
-      [](O &o) { o.importance_weights = {0, 0, 0, 0, 0}; },
+      [](O &o)
+      {
+        o.target_average_bits = 4.0, o.allocation = sgpte::AllocationMethod::quantile,
+        o.quantiles = {0.5};
+      },
+      [](O &o) {
+        o.target_average_bits = 4.0, o.bit_options = {4, 2};
+      },
+      [](O &o) {
+        o.importance_weights = {0, 0, 0, 0, 0};
+      },
       [](O &o) { o.wbits = 4, o.quantizer.group_size = -1; },
       [](O &o) { o.max_damping_retries = -1; },
   };

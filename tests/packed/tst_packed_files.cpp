@@ -154,7 +154,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bit_widths_out_of_range_are_refused, DeviceType, S
   ScratchDirectory const scratch;
   auto const valid = packed_case<ExecutionSpace>(scratch, "96x256_sp50_heavy",
                                                  [](sgpte::CompressionOptions &o)
-                                                 { o.target_average_bits = 4.0; });
+                                                 {
+                                                   // Quantile tiers: every width in use.
+                                                   o.target_average_bits = 4.0;
+                                                   o.allocation = sgpte::AllocationMethod::quantile;
+                                                 });
   require_rejected<ExecutionSpace>(
       scratch, valid, [](EditableFile &file) { file.tensors.at("bits").bytes[3] = 17; },
       {"column 3", "bit width 17", "out of range"});

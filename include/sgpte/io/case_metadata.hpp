@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace sgpte::io
 {
@@ -25,9 +26,13 @@ inline std::set<std::string> const &case_metadata_keys()
   return keys;
 }
 
-// source names the file in error messages.
-inline void apply_case_metadata(CompressionOptions &options, std::map<std::string, std::string> const &metadata,
-                                std::string const &source, std::set<std::string> const &keep = {})
+// source names the file in error messages. Returns notes for the caller to show: a case
+// that gives both an unstructured sparsity and N:M is pruned N:M, as the reference's
+// fasterprune does (it reads the sparsity only without N:M); CompressionOptions itself
+// refuses the combination.
+inline std::vector<std::string>
+apply_case_metadata(CompressionOptions &options, std::map<std::string, std::string> const &metadata,
+                    std::string const &source, std::set<std::string> const &keep = {})
 {
   for (auto const &[key, value] : metadata)
   {
@@ -55,6 +60,17 @@ inline void apply_case_metadata(CompressionOptions &options, std::map<std::strin
     else if (key == "perchannel")
       options.quantizer.per_channel = parse_flag<FileError>(value, what);
   }
+  std::vector<std::string> notes;
+  bool const sparsity_from_metadata = metadata.count("sparsity") && !keep.count("sparsity");
+  if (sparsity_from_metadata && options.sparsity > 0.0 &&
+      (options.prune_n > 0 || options.prune_m > 0))
+  {
+    notes.push_back(source + ": metadata gives both sparsity " + metadata.at("sparsity") + " and " +
+                    std::to_string(options.prune_n) + ":" + std::to_string(options.prune_m) +
+                    " pruning; N:M is used, as the reference's fasterprune does");
+    options.sparsity = 0.0;
+  }
+  return notes;
 }
 
 } // namespace sgpte::io

@@ -31,10 +31,11 @@ struct CompressionOptions
 
   // Quantization: off by default. Uniform: every column wbits bits (the reference GPTQ).
   // Mixed: target_average_bits set, widths from bit_options chosen per column by the
-  // importance score with the allocation method.
+  // importance score with the allocation method: budget by default, which meets the target;
+  // the seed's quantile tiers on request (they do not enforce it, SPEC §5).
   int wbits = 0;
   std::optional<double> target_average_bits;
-  AllocationMethod allocation = AllocationMethod::quantile;
+  AllocationMethod allocation = AllocationMethod::budget;
   std::vector<int> bit_options = {2, 3, 4, 6, 8};
   std::vector<double> quantiles = {0.2, 0.4, 0.6, 0.8};
   ImportanceWeights importance_weights;
