@@ -12,6 +12,7 @@
 #include <sgpte/io/byte_span.hpp>
 #include <sgpte/io/dtype.hpp>
 #include <sgpte/io/float_codec.hpp>
+#include <sgpte/opt/detail/device_copy.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -80,15 +81,7 @@ template <class ExecutionSpace>
 DeviceBytes<ExecutionSpace> device_bytes(ExecutionSpace const &space, io::ByteSpan bytes,
                                          std::string const &label)
 {
-  DeviceBytes<ExecutionSpace> device(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, label),
-                                     bytes.size);
-  Kokkos::View<unsigned char const *, Kokkos::HostSpace,
-               Kokkos::MemoryTraits<Kokkos::Unmanaged>> const host(bytes.data, bytes.size);
-  auto mirror = Kokkos::create_mirror_view(device);
-  Kokkos::deep_copy(mirror, host);
-  Kokkos::deep_copy(space, device, mirror);
-  space.fence(); // the host bytes may go away
-  return device;
+  return copy_to_device(space, bytes.data, bytes.size, label);
 }
 
 // out[i] = the tensor's element i rounded to Value's precision, for every element (out holds
