@@ -14,6 +14,7 @@
 // errors). The embedding tables are only resident while the windows are embedded, before any
 // Hessian exists.
 
+#include <sgpte/opt/decoder_layer.hpp>
 #include <sgpte/opt/decoder_layer_loader.hpp>
 #include <sgpte/opt/forward_precision.hpp>
 #include <sgpte/opt/model_forward.hpp>
@@ -93,11 +94,18 @@ inline MemoryPlan sequential_memory_plan(OptCheckpoint const &checkpoint, int se
   std::uint64_t loader = block.bytes * (options.overlap_loading ? 2 : 1);
   for (auto const &tensor : block.tensors)
     loader += tensor.rows * tensor.columns * (tensor.rows > 1 ? v : f);
-  // As LayerWorkspace: chunks of whole windows within the budget, and one window's scores.
+  // LayerWorkspace's chunks of whole windows within the budget, and one window's scores.
   std::uint64_t const per_window = static_cast<std::uint64_t>(seqlen) * (4 * hidden + ffn) * v;
-  std::uint64_t const chunk_windows =
-      std::min<std::uint64_t>(static_cast<std::uint64_t>(windows),
-                              std::max<std::uint64_t>(1, options.workspace_bytes / per_window));
+  std::uint64_t const chunk_windows = std::min<std::uint64_t>(
+      static_cast<std::uint64_t>(windows),
+      with_forward_value_type(
+          precision,
+          [&](auto value)
+          {
+            return LayerWorkspace<Kokkos::DefaultHostExecutionSpace,
+                                  decltype(value)>::windows_within(config, seqlen,
+                                                                   options.workspace_bytes);
+          }));
   std::uint64_t const workspace = chunk_windows * per_window + static_cast<std::uint64_t>(seqlen) *
                                                                    seqlen *
                                                                    config.num_attention_heads * f;
