@@ -3,6 +3,8 @@
 // against the logits and hidden states transformers itself produced for the shipped tiny-opt.
 
 #include <sgpte/io/safetensors_reader.hpp>
+#include <sgpte/opt/detail/device_copy.hpp>
+#include <sgpte/opt/detail/linear.hpp>
 #include <sgpte/opt/model_forward.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
 
@@ -10,7 +12,9 @@
 
 #include <cmath>
 #include <iostream>
+#include <random>
 #include <typeinfo>
+#include <vector>
 
 #include "opt_test_helpers.hpp"
 #include "sgpte_enable_device_types.hpp"
@@ -74,6 +78,70 @@ void check_against_reference(nlohmann::json const &changes, sgpte::io::Dtype dty
 
 } // namespace
 
+// count values spread over [−2, 2], exact in Value, on the device.
+template <class Value, class ExecutionSpace>
+Kokkos::View<Value *, typename ExecutionSpace::memory_space>
+random_values(ExecutionSpace const &space, std::size_t count, unsigned seed)
+{
+  std::mt19937 generator(seed);
+  std::uniform_real_distribution<float> uniform(-2.0f, 2.0f);
+  std::vector<Value> values(count);
+  for (Value &value : values)
+    value = sgpte::from_float<Value>(uniform(generator));
+  return sgpte::opt::detail::copy_to_device(space, values.data(), count, "random values");
+}
+
+// The same as a rows × columns matrix.
+template <class Value, class ExecutionSpace>
+sgpte::opt::Activations<ExecutionSpace, Value> random_rows(ExecutionSpace const &space,
+                                                            std::size_t rows, std::size_t columns,
+                                                            unsigned seed)
+{
+  auto const values = random_values<Value>(space, rows * columns, seed);
+  sgpte::opt::Activations<ExecutionSpace, Value> const matrix("random rows", rows, columns);
+  Kokkos::deep_copy(space, matrix,
+                    Kokkos::View<Value **, Kokkos::LayoutRight, typename ExecutionSpace::memory_space,
+                                 Kokkos::MemoryTraits<Kokkos::Unmanaged>>(values.data(), rows,
+                                                                          columns));
+  space.fence(); // before values go
+  return matrix;
+}
+
+// The fused residual sum and layer norm against the two passes it replaces (linear, then
+// layer_norm on the stored sum), with and without the norm's affine parameters: equal bit for
+// bit, since the fused pass normalises the row as stored, with the same arithmetic.
+template <class ExecutionSpace, class Value>
+void check_fused_layer_norm(bool affine)
+{
+  using namespace sgpte::opt::detail;
+  using Rows = sgpte::opt::Activations<ExecutionSpace, Value>;
+  ExecutionSpace const space;
+  std::size_t const tokens = 37, in = 24, out = 40;
+  sgpte::opt::LinearWeights<ExecutionSpace, Value> const weights{
+      random_rows<Value>(space, out, in, 1), random_values<float>(space, out, 2)};
+  sgpte::opt::LayerNormWeights<ExecutionSpace> norm;
+  if (affine)
+    norm = {random_values<float>(space, out, 3), random_values<float>(space, out, 4)};
+  auto const input = random_rows<Value>(space, tokens, in, 5);
+  auto const residual = random_rows<Value>(space, tokens, out, 6);
+  Rows const sum("sum", tokens, out), normed("normed", tokens, out);
+  Rows const fused_sum("fused sum", tokens, out), fused_normed("fused normed", tokens, out);
+  linear(space, weights, input, sum, LinearEpilogue{}, residual);
+  layer_norm(space, norm, sum, normed);
+  linear_then_layer_norm(space, weights, input, fused_sum, LinearEpilogue{}, residual, norm,
+                         fused_normed);
+  auto const bits = [](Rows const &rows)
+  {
+    auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), rows);
+    std::vector<float> values(host.size());
+    for (std::size_t i = 0; i < host.size(); ++i)
+      values[i] = sgpte::to_float(host.data()[i]);
+    return values;
+  };
+  BOOST_TEST(bits(fused_sum) == bits(sum), boost::test_tools::per_element());
+  BOOST_TEST(bits(fused_normed) == bits(normed), boost::test_tools::per_element());
+}
+
 BOOST_FIXTURE_TEST_SUITE(OptForward, sgpte_test::TrapInvalidOperations)
 
 // The forward pass in half precision (float16 or bfloat16) on a checkpoint stored in that
@@ -98,6 +166,17 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(half_precision_forward_passes_are_within_their_rou
                                                    f16);
   check_against_reference<ExecutionSpace, bfloat16>(
       {}, Dtype::BF16, 7, "bf16, windows shorter than the positions", bf16);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(fused_layer_norm_equals_the_separate_passes, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  for (bool const affine : {true, false})
+  {
+    check_fused_layer_norm<ExecutionSpace, float>(affine);
+    check_fused_layer_norm<ExecutionSpace, sgpte::float16>(affine);
+  }
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(pre_layer_norm_model_matches_the_reference, DeviceType,

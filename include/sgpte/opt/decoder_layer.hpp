@@ -147,36 +147,25 @@ void decoder_layer_chunk(ExecutionSpace const &space, io::OptConfig const &confi
   causal_self_attention(space, q, k, v, context, workspace.seqlen(),
                         static_cast<int>(config.num_attention_heads), workspace.scores());
   capture(LinearModule::out_proj, context);
+  // The residual sum, and the layer norm that follows it: the feed-forward block's (pre-LN)
+  // or the attention block's own (post-LN, whose normalised sum is the residual).
   auto const attended = q;
-  linear(space, layer[LinearModule::out_proj], context, attended, LinearEpilogue{}, input);
-  auto residual = attended;
-  if (!pre_norm)
-  {
-    layer_norm(space, layer.self_attn_layer_norm, attended, k);
-    residual = k;
-  }
+  linear_then_layer_norm(space, layer[LinearModule::out_proj], context, attended, LinearEpilogue{},
+                         input, pre_norm ? layer.final_layer_norm : layer.self_attn_layer_norm, k);
+  auto const residual = pre_norm ? attended : k;
 
   // Feed-forward block.
-  auto mlp_input = residual;
-  if (pre_norm)
-  {
-    layer_norm(space, layer.final_layer_norm, residual, k);
-    mlp_input = k;
-  }
+  auto const mlp_input = k;
   capture(LinearModule::fc1, mlp_input);
   linear(space, layer[LinearModule::fc1], mlp_input, ffn, LinearEpilogue{1.0f, true});
   capture(LinearModule::fc2, ffn);
   if (output == nullptr)
     return;
   if (pre_norm)
-  {
     linear(space, layer[LinearModule::fc2], ffn, *output, LinearEpilogue{}, residual);
-  }
   else
-  {
-    linear(space, layer[LinearModule::fc2], ffn, v, LinearEpilogue{}, residual);
-    layer_norm(space, layer.final_layer_norm, v, *output);
-  }
+    linear_then_layer_norm(space, layer[LinearModule::fc2], ffn, v, LinearEpilogue{}, residual,
+                           layer.final_layer_norm, *output);
 }
 
 // Runs the layer over `input` in chunks of whole windows; output may be nullptr (see

@@ -18,45 +18,52 @@ namespace sgpte::opt::detail
 
 inline constexpr double layer_norm_epsilon = 1e-5;
 
+// The layer norm of one token's row of `input` into the same row of `output`, by the team
+// the row belongs to. A team that has just written the row must pass a team barrier first.
+template <class Member, class InputView, class ExecutionSpace, class Value>
+KOKKOS_INLINE_FUNCTION void layer_norm_row(Member const &team, std::int64_t token,
+                                           InputView const &input,
+                                           LayerNormWeights<ExecutionSpace> const &weights,
+                                           Activations<ExecutionSpace, Value> const &output)
+{
+  int const features = static_cast<int>(input.extent(1));
+  bool const affine = weights.weight.extent(0) > 0;
+  double sum = 0.0;
+  Kokkos::parallel_reduce(
+      Kokkos::TeamThreadRange(team, features),
+      [&](int j, double &partial) { partial += to_float(input(token, j)); }, sum);
+  double const mean = sum / features;
+  double squares = 0.0;
+  Kokkos::parallel_reduce(
+      Kokkos::TeamThreadRange(team, features),
+      [&](int j, double &partial)
+      {
+        double const deviation = to_float(input(token, j)) - mean;
+        partial += deviation * deviation;
+      },
+      squares);
+  auto const mean_f = static_cast<float>(mean);
+  auto const inverse_std =
+      static_cast<float>(1.0 / compat::sqrt(squares / features + layer_norm_epsilon));
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, features),
+                       [&](int j)
+                       {
+                         float const normalised = (to_float(input(token, j)) - mean_f) * inverse_std;
+                         output(token, j) = from_float<Value>(
+                             affine ? normalised * weights.weight(j) + weights.bias(j) : normalised);
+                       });
+}
+
 template <class ExecutionSpace, class InputView, class Value>
 void layer_norm(ExecutionSpace const &space, LayerNormWeights<ExecutionSpace> const &weights,
                 InputView const &input, Activations<ExecutionSpace, Value> const &output)
 {
   using Policy = Kokkos::TeamPolicy<ExecutionSpace>;
   using Member = typename Policy::member_type;
-  int const features = static_cast<int>(input.extent(1));
-  bool const affine = weights.weight.extent(0) > 0;
-  auto const weight = weights.weight;
-  auto const bias = weights.bias;
   Kokkos::parallel_for(
       "sgpte::opt::layer_norm", Policy(space, static_cast<int>(input.extent(0)), Kokkos::AUTO),
       KOKKOS_LAMBDA(Member const &team) {
-        int const token = team.league_rank();
-        double sum = 0.0;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, features),
-            [&](int j, double &partial) { partial += to_float(input(token, j)); }, sum);
-        double const mean = sum / features;
-        double squares = 0.0;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, features),
-            [&](int j, double &partial)
-            {
-              double const deviation = to_float(input(token, j)) - mean;
-              partial += deviation * deviation;
-            },
-            squares);
-        auto const mean_f = static_cast<float>(mean);
-        auto const inverse_std =
-            static_cast<float>(1.0 / compat::sqrt(squares / features + layer_norm_epsilon));
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, features),
-                             [&](int j)
-                             {
-                               float const normalised =
-                                   (to_float(input(token, j)) - mean_f) * inverse_std;
-                               output(token, j) = from_float<Value>(
-                                   affine ? normalised * weight(j) + bias(j) : normalised);
-                             });
+        layer_norm_row(team, team.league_rank(), input, weights, output);
       });
 }
 
