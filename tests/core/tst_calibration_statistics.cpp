@@ -14,6 +14,40 @@
 #include "test_helpers.hpp"
 #include "trap_invalid_operations.hpp"
 
+namespace
+{
+
+// `statistics` against direct double-precision formulas over the tokens x they were fed as
+// `samples` samples: H = (2/samples) XᵀX within float GEMM partial sums over all the tokens
+// and a few rescalings, the column statistics within double rounding.
+template <class ExecutionSpace>
+void require_the_formulas(ExecutionSpace const &space,
+                          sgpte::CalibrationStatistics<ExecutionSpace> &statistics,
+                          sgpte_test::MatrixXd const &x, int samples)
+{
+  BOOST_TEST(statistics.tokens() == x.rows());
+  BOOST_TEST(statistics.samples() == samples);
+  sgpte_test::MatrixXd const expected_h = 2.0 / samples * x.transpose() * x;
+  sgpte_test::MatrixXd const h = sgpte_test::to_eigen(statistics.hessian(space));
+  double const h_tolerance = 1e-5 * expected_h.cwiseAbs().maxCoeff();
+  std::string worst;
+  BOOST_TEST(sgpte_test::fraction_within(h, expected_h, h_tolerance, &worst) == 1.0, worst);
+
+  auto const mean_abs = sgpte_test::to_vector(statistics.column_mean_abs());
+  auto const mean = sgpte_test::to_vector(statistics.column_mean());
+  auto const m2 = sgpte_test::to_vector(statistics.column_m2());
+  for (int j = 0; j < x.cols(); ++j)
+  {
+    double const expected_mean = x.col(j).mean();
+    double const expected_variance = (x.col(j).array() - expected_mean).square().mean();
+    BOOST_TEST(mean_abs[j] == x.col(j).cwiseAbs().mean(), boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(mean[j] == expected_mean, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(m2[j] / x.rows() == expected_variance, boost::test_tools::tolerance(1e-9));
+  }
+}
+
+} // namespace
+
 BOOST_FIXTURE_TEST_SUITE(CalibrationStatistics, sgpte_test::TrapInvalidOperations)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType, SGPTE_DEVICE_TYPES)
@@ -43,28 +77,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(running_statistics_equal_the_formulas, DeviceType,
       statistics.add_batch(space, sgpte_test::to_device<ExecutionSpace>(batch));
     start += batches[b];
   }
-  BOOST_TEST(statistics.tokens() == tokens);
-  BOOST_TEST(statistics.samples() == 6); // the empty batch is no sample
-
-  // Each call is one sample, as the reference counts a 2-D batch.
-  sgpte_test::MatrixXd const expected_h = 2.0 / 6 * x.transpose() * x;
-  sgpte_test::MatrixXd const h = sgpte_test::to_eigen(statistics.hessian(space));
-  // float GEMM partial sums over at most `tokens` products, then a few rescalings.
-  double const h_tolerance = 1e-5 * expected_h.cwiseAbs().maxCoeff();
-  std::string worst;
-  BOOST_TEST(sgpte_test::fraction_within(h, expected_h, h_tolerance, &worst) == 1.0, worst);
-
-  auto const mean_abs = sgpte_test::to_vector(statistics.column_mean_abs());
-  auto const mean = sgpte_test::to_vector(statistics.column_mean());
-  auto const m2 = sgpte_test::to_vector(statistics.column_m2());
-  for (int j = 0; j < columns; ++j)
-  {
-    double const expected_mean = x.col(j).mean();
-    double const expected_variance = (x.col(j).array() - expected_mean).square().mean();
-    BOOST_TEST(mean_abs[j] == x.col(j).cwiseAbs().mean(), boost::test_tools::tolerance(1e-12));
-    BOOST_TEST(mean[j] == expected_mean, boost::test_tools::tolerance(1e-12));
-    BOOST_TEST(m2[j] / tokens == expected_variance, boost::test_tools::tolerance(1e-9));
-  }
+  // Each call is one sample, as the reference counts a 2-D batch; the empty batch is none.
+  require_the_formulas(space, statistics, x, 6);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(samples_weigh_the_hessian, DeviceType, SGPTE_DEVICE_TYPES)
@@ -340,6 +354,76 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(bad_batches_are_rejected_and_change_nothing, Devic
   BOOST_CHECK_THROW(sgpte::CalibrationStatistics<ExecutionSpace>(space, 0), sgpte::InvalidArgument);
   statistics.release_hessian();
   BOOST_CHECK_THROW(statistics.hessian(space), sgpte::InvalidArgument);
+}
+
+// Statistics accumulated in two parts (as two processes, each with a share of the samples,
+// accumulate them) and merged on the host equal the formulas over all the tokens, as one
+// statistics fed every batch does; assigned back, they are the statistics' own.
+BOOST_AUTO_TEST_CASE_TEMPLATE(merged_statistics_equal_the_formulas_over_all_samples, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(12);
+  int const columns = 13;
+  sgpte_test::MatrixXd x = sgpte_test::random_activations(1800, columns, generator, true);
+  x.col(2).array() += 500.0; // the shares' means differ from the merged mean by little
+  x = sgpte_test::round_to_float(x);
+  // (first token, tokens, samples) of each batch; the first two go to one part, the rest to
+  // the other, whose sample count differs.
+  struct Batch
+  {
+    int first, tokens, samples;
+  };
+  std::vector<Batch> const batches = {{0, 300, 2}, {300, 500, 3}, {800, 1000, 4}};
+  sgpte::CalibrationStatistics<ExecutionSpace> first(space, columns), second(space, columns);
+  for (std::size_t b = 0; b < batches.size(); ++b)
+    (b < 2 ? first : second)
+        .add_batch(space,
+                   sgpte_test::to_device<ExecutionSpace>(
+                       x.middleRows(batches[b].first, batches[b].tokens)),
+                   batches[b].samples);
+  sgpte::HostCalibrationStatistics merged = first.to_host(space);
+  sgpte::merge_statistics(merged, second.to_host(space));
+  BOOST_TEST(merged.tokens == 1800);
+  BOOST_TEST(merged.samples == 9);
+
+  sgpte::CalibrationStatistics<ExecutionSpace> assigned(space, columns);
+  assigned.assign(space, merged);
+  BOOST_TEST((sgpte_test::to_eigen(assigned.hessian(space)) ==
+              sgpte_test::to_eigen(merged.hessian)));
+  // Each part's float H, merged in double: within the tolerance of one statistics' H.
+  require_the_formulas(space, assigned, x, 9);
+}
+
+// A part without samples (a process whose share is empty) changes nothing, to the last bit,
+// on either side of the merge; parts of other widths are refused.
+BOOST_AUTO_TEST_CASE_TEMPLATE(merging_no_samples_changes_nothing, DeviceType, SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(13);
+  sgpte::CalibrationStatistics<ExecutionSpace> statistics(space, 6);
+  statistics.add_batch(
+      space, sgpte_test::to_device<ExecutionSpace>(sgpte_test::random_matrix(40, 6, generator)), 2);
+  sgpte::HostCalibrationStatistics const alone = statistics.to_host(space);
+  for (bool empty_first : {false, true})
+  {
+    sgpte::HostCalibrationStatistics merged =
+        empty_first ? sgpte::empty_host_statistics(6) : statistics.to_host(space);
+    sgpte::merge_statistics(merged, empty_first ? statistics.to_host(space)
+                                                : sgpte::empty_host_statistics(6));
+    BOOST_TEST((sgpte_test::to_eigen(merged.hessian) == sgpte_test::to_eigen(alone.hessian)));
+    BOOST_TEST((sgpte_test::to_vector(merged.mean) == sgpte_test::to_vector(alone.mean)));
+    BOOST_TEST((sgpte_test::to_vector(merged.m2) == sgpte_test::to_vector(alone.m2)));
+    BOOST_TEST((sgpte_test::to_vector(merged.mean_abs) == sgpte_test::to_vector(alone.mean_abs)));
+    BOOST_TEST(merged.tokens == 40);
+    BOOST_TEST(merged.samples == 2);
+  }
+  sgpte::HostCalibrationStatistics wider = sgpte::empty_host_statistics(7);
+  BOOST_CHECK_THROW(sgpte::merge_statistics(wider, alone), sgpte::InvalidArgument);
+  sgpte::CalibrationStatistics<ExecutionSpace> narrower(space, 5);
+  BOOST_CHECK_THROW(narrower.assign(space, alone), sgpte::InvalidArgument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -18,6 +18,7 @@
 #include <sgpte/backends/symmetric_rank_k_update.hpp>
 #include <sgpte/calibration/detail/column_statistics.hpp>
 #include <sgpte/calibration/detail/gram_update.hpp>
+#include <sgpte/calibration/host_statistics.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/half_precision.hpp>
 #include <sgpte/core/product_precision.hpp>
@@ -115,6 +116,39 @@ public:
     _tokens = other._tokens;
     _samples = other._samples;
     _upper_behind = other._upper_behind;
+  }
+
+  // A copy in host memory (completes H's upper triangle first), e.g. to merge it with the
+  // statistics of other calibration samples (merge_statistics).
+  HostCalibrationStatistics to_host(ExecutionSpace const &space)
+  {
+    HostCalibrationStatistics host;
+    host.hessian = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), hessian(space));
+    host.mean_abs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), _columns.mean_abs);
+    host.mean = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), _columns.mean);
+    host.m2 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), _columns.m2);
+    host.tokens = _tokens;
+    host.samples = _samples;
+    return host;
+  }
+
+  // Replaces the statistics with `host` (of as many columns), e.g. with the merged statistics
+  // of all processes' samples.
+  void assign(ExecutionSpace const &space, HostCalibrationStatistics const &host)
+  {
+    if (host.columns() != columns())
+      throw InvalidArgument("cannot assign calibration statistics of " +
+                            std::to_string(host.columns()) + " input columns to statistics of " +
+                            std::to_string(columns()));
+    require_hessian();
+    Kokkos::deep_copy(space, _hessian, host.hessian);
+    Kokkos::deep_copy(space, _columns.mean_abs, host.mean_abs);
+    Kokkos::deep_copy(space, _columns.mean, host.mean);
+    Kokkos::deep_copy(space, _columns.m2, host.m2);
+    space.fence(); // `host` may go before the copies ran
+    _tokens = host.tokens;
+    _samples = host.samples;
+    _upper_behind = false;
   }
 
   Vector<ExecutionSpace, double> const &column_mean_abs() const { return _columns.mean_abs; }
