@@ -5,11 +5,13 @@
 #include <sgpte/io/safetensors_reader.hpp>
 #include <sgpte/io/token_file.hpp>
 #include <sgpte/opt/perplexity.hpp>
+#include <sgpte/opt/token_windows.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "opt_test_helpers.hpp"
 #include "sgpte_enable_device_types.hpp"
@@ -53,6 +55,43 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(matches_the_reference_definition_for_any_batching,
   small.workspace_bytes = 1;
   auto const batched = sgpte::opt::evaluate_perplexity(space, checkpoint, windows, small);
   BOOST_TEST(std::abs(batched.perplexity / one_batch.perplexity - 1.0) < 1e-6);
+
+  // Shared out among 3 processes (windows 1-3, 4-5, 6-7), each evaluating its share: their
+  // window losses in rank order give the same perplexity (distributed/mpi_reduction.hpp).
+  std::vector<double> losses;
+  for (int rank = 0; rank < 3; ++rank)
+  {
+    auto const share = sgpte::opt::evaluate_perplexity(
+        space, checkpoint, sgpte::opt::window_share(windows, rank, 3), small);
+    BOOST_TEST(share.windows == (rank == 0 ? 3u : 2u));
+    losses.insert(losses.end(), share.window_losses.begin(), share.window_losses.end());
+  }
+  auto const shared = sgpte::opt::perplexity_of(losses, 0.0);
+  BOOST_TEST(shared.windows == 7u);
+  BOOST_TEST(std::abs(shared.perplexity / one_batch.perplexity - 1.0) < 1e-6);
+  BOOST_CHECK_THROW(sgpte::opt::perplexity_of({}, 0.0), sgpte::InvalidArgument);
+}
+
+// The shares of the windows, in rank order, are the windows in order, as even as can be.
+BOOST_AUTO_TEST_CASE(window_shares_partition_the_windows_in_order)
+{
+  sgpte::opt::TokenWindows const windows{2, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}; // 5 windows
+  for (int ranks = 1; ranks <= 5; ++ranks)
+  {
+    std::vector<int> joined;
+    for (int rank = 0; rank < ranks; ++rank)
+    {
+      auto const share = sgpte::opt::window_share(windows, rank, ranks);
+      BOOST_TEST(share.seqlen == 2);
+      std::size_t const expected = 5 / ranks + (rank < 5 % ranks ? 1 : 0);
+      BOOST_TEST(share.count() == expected);
+      joined.insert(joined.end(), share.ids.begin(), share.ids.end());
+    }
+    BOOST_TEST(joined == windows.ids, boost::test_tools::per_element());
+  }
+  BOOST_TEST(sgpte::opt::window_share(windows, 5, 6).count() == 0u);
+  BOOST_CHECK_THROW(sgpte::opt::window_share(windows, 2, 2), sgpte::InvalidArgument);
+  BOOST_CHECK_THROW(sgpte::opt::window_share(windows, 0, 0), sgpte::InvalidArgument);
 }
 
 BOOST_AUTO_TEST_CASE(windows_that_do_not_fit_are_refused)

@@ -8,6 +8,7 @@
 // in order, so the result does not depend on the batching. The forward pass runs in the
 // options' precision, the losses in float and double.
 
+#include <sgpte/core/error.hpp>
 #include <sgpte/opt/decoder_layer.hpp>
 #include <sgpte/opt/decoder_layer_loader.hpp>
 #include <sgpte/opt/forward_precision.hpp>
@@ -23,6 +24,8 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sgpte::opt
 {
@@ -33,7 +36,27 @@ struct PerplexityResult
   double mean_nll = 0.0; // mean of the window losses
   std::size_t windows = 0;
   double seconds = 0.0;
+  std::vector<double> window_losses; // window by window
 };
+
+// The result of these window losses (in window order): their sum taken in double, window by
+// window in order, so that it depends on the losses alone, not on how the windows were
+// batched or shared out among processes.
+inline PerplexityResult perplexity_of(std::vector<double> window_losses, double seconds)
+{
+  if (window_losses.empty())
+    throw InvalidArgument("perplexity needs at least one window");
+  double loss_sum = 0.0;
+  for (double const loss : window_losses)
+    loss_sum += loss;
+  PerplexityResult result;
+  result.windows = window_losses.size();
+  result.mean_nll = loss_sum / static_cast<double>(result.windows);
+  result.perplexity = std::exp(result.mean_nll);
+  result.seconds = seconds;
+  result.window_losses = std::move(window_losses);
+  return result;
+}
 
 namespace detail
 {
@@ -65,7 +88,8 @@ PerplexityResult evaluate_perplexity_in(ExecutionSpace const &space,
       std::min(ModelHead<ExecutionSpace, Value>::tokens_within(config, options.workspace_bytes),
                batch * seqlen));
   DecoderLayerLoader<ExecutionSpace, Value> loader(space, checkpoint, options.overlap_loading);
-  double loss_sum = 0.0;
+  std::vector<double> window_losses;
+  window_losses.reserve(count);
   for (int index = 0; index < batches; ++index)
   {
     std::size_t const first = index * batch;
@@ -94,15 +118,10 @@ PerplexityResult evaluate_perplexity_in(ExecutionSpace const &space,
       double window_sum = 0.0;
       for (int t = 0; t + 1 < seqlen; ++t)
         window_sum += nll(window * seqlen + t);
-      loss_sum += window_sum / (seqlen - 1);
+      window_losses.push_back(window_sum / (seqlen - 1));
     }
   }
-  PerplexityResult result;
-  result.windows = count;
-  result.mean_nll = loss_sum / static_cast<double>(count);
-  result.perplexity = std::exp(result.mean_nll);
-  result.seconds = timer.seconds();
-  return result;
+  return perplexity_of(std::move(window_losses), timer.seconds());
 }
 
 } // namespace detail

@@ -17,6 +17,7 @@
 // Hessians, one module's weight in float, the calibration activations (twice) and the layer
 // workspace.
 
+#include <sgpte/calibration/calibration_statistics.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/product_precision.hpp>
 #include <sgpte/layer/compression_options.hpp>
@@ -111,6 +112,14 @@ using CompressedModuleSink =
     std::function<void(std::string const &tensor_name, io::Dtype dtype, Matrix<ExecutionSpace> const &weight,
                        LayerResult<ExecutionSpace> const &result, CompressionOptions const &options)>;
 
+// Called, once a layer's calibration forward is done, with each statistics that its modules
+// are compressed with (q's, which k and v copy; out_proj's; fc1's; fc2's), before they are
+// used: e.g. to merge them with the statistics of the calibration windows that other
+// processes hold (distributed/mpi_reduction.hpp).
+template <class ExecutionSpace>
+using StatisticsReduction = std::function<void(ExecutionSpace const &space,
+                                               CalibrationStatistics<ExecutionSpace> &statistics)>;
+
 // The name of a module in the statistics, e.g. "layers.3.self_attn.k_proj".
 inline std::string statistics_name(int layer, LinearModule module)
 {
@@ -160,7 +169,8 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
                             TokenWindows const &calibration, SequentialOptions const &options,
                             QuantizationStats &stats, ProgressCallback const &progress,
                             CompressedModuleSink<ExecutionSpace> const &sink,
-                            std::function<void(int layer)> const &layer_done)
+                            std::function<void(int layer)> const &layer_done,
+                            StatisticsReduction<ExecutionSpace> const &reduce)
 {
   io::OptConfig const &config = checkpoint.config();
   int const layers = checkpoint.layers();
@@ -225,6 +235,10 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
     // The host has waited for every batch's check: the next layer's copy now runs beside
     // the compression.
     loader.prefetch();
+    if (reduce)
+      for (LinearModule const module : linear_modules)
+        if (module != LinearModule::k_proj && module != LinearModule::v_proj)
+          reduce(space, compressors[module_index(module)].statistics());
     for (LinearModule const module : {LinearModule::k_proj, LinearModule::v_proj})
       compressors[module_index(module)].copy_statistics_from(
           space, compressors[module_index(LinearModule::q_proj)]);
@@ -258,14 +272,16 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
 
 // Compresses the checkpoint's layers in place (OptCheckpoint::replace_stored) and adds each
 // module's statistics to `stats`; layer_done(i) is called once layer i is compressed and
-// stored in the checkpoint (e.g. to save a LayerCheckpoints). The forward passes run in
-// options.forward.precision_for<ExecutionSpace>(checkpoint).
+// stored in the checkpoint (e.g. to save a LayerCheckpoints); `reduce` (when given) is applied
+// to each layer's statistics before they are used (StatisticsReduction). The forward passes
+// run in options.forward.precision_for<ExecutionSpace>(checkpoint).
 template <class ExecutionSpace>
 void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
                          TokenWindows const &calibration, SequentialOptions const &options,
                          QuantizationStats &stats, ProgressCallback const &progress = {},
                          CompressedModuleSink<ExecutionSpace> const &sink = {},
-                         std::function<void(int layer)> const &layer_done = {})
+                         std::function<void(int layer)> const &layer_done = {},
+                         StatisticsReduction<ExecutionSpace> const &reduce = {})
 {
   options.validate(checkpoint.layers());
   require_window_fits(checkpoint.config(), calibration.seqlen);
@@ -274,7 +290,7 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
                           {
                             detail::compress_sequential_in<decltype(value)>(
                                 space, checkpoint, calibration, options, stats, progress, sink,
-                                layer_done);
+                                layer_done, reduce);
                           });
 }
 

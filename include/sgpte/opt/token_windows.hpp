@@ -13,6 +13,7 @@
 
 #include <Kokkos_Core.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -67,6 +68,26 @@ inline TokenWindows evaluation_windows(std::vector<std::uint16_t> const &stream,
     throw InvalidArgument("the evaluation stream has " + std::to_string(stream.size()) +
                           " tokens, fewer than one window of " + std::to_string(seqlen));
   return TokenWindows{seqlen, std::vector<int>(stream.begin(), stream.begin() + count * seqlen)};
+}
+
+// Process `rank`'s share of the windows when `ranks` processes share them out: a contiguous
+// run, the first count % ranks processes taking one window more, so that the shares in rank
+// order are the windows in order.
+inline TokenWindows window_share(TokenWindows const &windows, int rank, int ranks)
+{
+  if (ranks < 1 || rank < 0 || rank >= ranks)
+    throw InvalidArgument("process " + std::to_string(rank) + " of " + std::to_string(ranks) +
+                          " does not exist");
+  std::size_t const count = windows.count();
+  std::size_t const base = count / static_cast<std::size_t>(ranks);
+  std::size_t const extra = count % static_cast<std::size_t>(ranks);
+  std::size_t const r = static_cast<std::size_t>(rank);
+  std::size_t const first = r * base + std::min(r, extra);
+  std::size_t const share = base + (r < extra ? 1 : 0);
+  std::size_t const seqlen = static_cast<std::size_t>(windows.seqlen);
+  return TokenWindows{windows.seqlen,
+                      std::vector<int>(windows.ids.begin() + first * seqlen,
+                                       windows.ids.begin() + (first + share) * seqlen)};
 }
 
 // Windows [first, first + count) on the device.
