@@ -49,6 +49,8 @@
 #include "../common/compression_cli.hpp"
 #include "../common/kokkos_arguments.hpp"
 #include "../common/peak_memory.hpp"
+#include "openmpi_leak_suppressions.hpp"
+#include "ranks.hpp"
 #include "terminal_progress.hpp"
 
 namespace
@@ -143,14 +145,16 @@ std::optional<std::uint64_t> usable_memory(Arguments const &arguments)
 // Memory: what sequential compression needs, against what the run may use (when known).
 // Where the next layer's copy beside the current one (a second layer of stored bytes) does
 // not fit, the layers are loaded one after the other: the same results, less overlap.
+// `windows`: the calibration windows this process holds (all of them, unless shared out
+// among processes).
 sgpte::opt::MemoryPlan require_memory(Arguments const &arguments,
                                       sgpte::opt::OptCheckpoint const &checkpoint, int seqlen,
-                                      std::optional<std::uint64_t> available, char const *backend,
-                                      sgpte::opt::ForwardOptions &forward)
+                                      int windows, std::optional<std::uint64_t> available,
+                                      char const *backend, sgpte::opt::ForwardOptions &forward)
 {
   auto const plan = [&]
   {
-    return sgpte::opt::sequential_memory_plan(checkpoint, seqlen, arguments.nsamples, forward,
+    return sgpte::opt::sequential_memory_plan(checkpoint, seqlen, windows, forward,
                                               *forward.precision);
   };
   if (!available || plan().total() <= *available)
@@ -160,8 +164,11 @@ sgpte::opt::MemoryPlan require_memory(Arguments const &arguments,
     return plan();
   throw sgpte::InvalidArgument(
       std::string("not enough memory on ") + backend + ": compressing with --nsamples " +
-      std::to_string(arguments.nsamples) + " of " + std::to_string(seqlen) + " tokens needs " +
-      plan().describe() + ", " + sgpte::opt::MemoryPlan::gib(*available) + " available" +
+      std::to_string(arguments.nsamples) +
+      (windows != arguments.nsamples ? " (" + std::to_string(windows) + " in this process)"
+                                     : std::string()) +
+      " of " + std::to_string(seqlen) + " tokens needs " + plan().describe() + ", " +
+      sgpte::opt::MemoryPlan::gib(*available) + " available" +
       (arguments.max_device_memory_mb > 0 ? " (at most --max-device-memory-mb " +
                                                 std::to_string(arguments.max_device_memory_mb) + ")"
                                           : std::string()) +
@@ -170,7 +177,8 @@ sgpte::opt::MemoryPlan require_memory(Arguments const &arguments,
 
 Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const &cli,
                sgpte::opt::OptCheckpoint const &checkpoint, std::optional<std::uint64_t> available,
-               char const *backend, sgpte::opt::ForwardPrecision precision)
+               char const *backend, sgpte::opt::ForwardPrecision precision,
+               sgpte::drivers::Ranks const &ranks)
 {
   auto const &config = checkpoint.config();
   int const seqlen =
@@ -200,8 +208,13 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
     if (arguments.nsamples <= 0)
       throw sgpte::InvalidArgument("--nsamples must be positive, got " +
                                    std::to_string(arguments.nsamples));
-    plan.memory =
-        require_memory(arguments, checkpoint, seqlen, available, backend, plan.sequential.forward);
+    if (arguments.nsamples < ranks.size())
+      throw sgpte::InvalidArgument("--nsamples " + std::to_string(arguments.nsamples) +
+                                   " gives fewer calibration windows than the " +
+                                   std::to_string(ranks.size()) + " processes");
+    int const largest_share = (arguments.nsamples + ranks.size() - 1) / ranks.size();
+    plan.memory = require_memory(arguments, checkpoint, seqlen, largest_share, available, backend,
+                                 plan.sequential.forward);
     auto const tokens = sgpte::io::read_token_file(arguments.calibration, vocab);
     plan.calibration = about(arguments.calibration,
                              [&] {
@@ -214,6 +227,11 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
     auto const tokens = sgpte::io::read_token_file(arguments.evaluation, vocab);
     plan.evaluation =
         about(arguments.evaluation, [&] { return sgpte::opt::evaluation_windows(tokens, seqlen); });
+    if (plan.evaluation->count() < static_cast<std::size_t>(ranks.size()))
+      throw sgpte::InvalidArgument(arguments.evaluation + ": " +
+                                   std::to_string(plan.evaluation->count()) + " windows of " +
+                                   std::to_string(seqlen) + " tokens, fewer than the " +
+                                   std::to_string(ranks.size()) + " processes");
   }
   if (arguments.resume && (arguments.output.empty() || arguments.dense_only))
     throw sgpte::InvalidArgument("--resume continues a compression run into --output DIR: give "
@@ -259,7 +277,7 @@ struct Results
 };
 
 void print_plan(Arguments const &arguments, Plan const &plan, sgpte::io::OptConfig const &config,
-                char const *backend)
+                char const *backend, int ranks)
 {
   std::cout << "sgpte-opt: " << arguments.model << ": " << config.num_hidden_layers
             << " layers, hidden " << config.hidden_size << ", " << config.num_attention_heads
@@ -271,6 +289,9 @@ void print_plan(Arguments const &arguments, Plan const &plan, sgpte::io::OptConf
                     ? ", each layer loaded after the last (memory)"
                     : "")
             << "\n";
+  if (ranks > 1)
+    std::cout << ranks
+              << " processes (MPI), each with a share of the windows; memory per process\n";
   if (plan.calibration)
     std::cout << "calibration: " << plan.calibration->count() << " windows of "
               << plan.calibration->seqlen << " tokens from " << arguments.calibration << " (seed "
@@ -319,10 +340,12 @@ void print_results(Arguments const &arguments, Plan const &plan, Results const &
 }
 
 // QuantizationStats::to_json with the run's inputs and perplexities added.
-void write_statistics(Arguments const &arguments, Plan const &plan, Results const &results)
+void write_statistics(Arguments const &arguments, Plan const &plan, Results const &results,
+                      int ranks)
 {
   nlohmann::json json = results.stats.to_json();
   json["model"] = arguments.model;
+  json["ranks"] = ranks; // processes sharing the windows (mpirun -np)
   json["compression_seconds"] = results.compression_seconds;
   json["forward_precision"] =
       sgpte::opt::forward_precision_name(*plan.sequential.forward.precision);
@@ -351,7 +374,8 @@ void write_statistics(Arguments const &arguments, Plan const &plan, Results cons
 // What the compressed weights depend on, for LayerCheckpoints: a checkpoint of a run with
 // another model, data, options or backend is refused by --resume.
 std::string run_fingerprint(Arguments const &arguments, Plan const &plan,
-                            sgpte::opt::OptCheckpoint const &checkpoint, char const *backend)
+                            sgpte::opt::OptCheckpoint const &checkpoint, char const *backend,
+                            int ranks)
 {
   auto const identity = [](std::filesystem::path const &file)
   {
@@ -385,13 +409,16 @@ std::string run_fingerprint(Arguments const &arguments, Plan const &plan,
       {"statistics_precision", arguments.statistics_precision},
       {"forward_precision", sgpte::opt::forward_precision_name(*plan.sequential.forward.precision)},
       {"backend", backend},
+      {"ranks", ranks}, // the statistics' rounding depends on how the windows are shared out
       {"kokkos", sgpte::compat::version_string()}};
   return json.dump();
 }
 
+// With several processes (Ranks): each runs the forward passes of its share of the windows,
+// all compress alike, process 0 prints and writes.
 template <class ExecutionSpace>
 void run(ExecutionSpace const &space, Arguments const &arguments,
-         sgpte::drivers::CompressionCli const &cli)
+         sgpte::drivers::CompressionCli const &cli, sgpte::drivers::Ranks const &ranks)
 {
   if (sgpte::product_precision_names().at(arguments.statistics_precision) ==
           sgpte::ProductPrecision::tf32 &&
@@ -406,17 +433,25 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
           ? sgpte::opt::ForwardOptions().precision_for<ExecutionSpace>(checkpoint)
           : sgpte::opt::forward_precision_names().at(arguments.forward_precision);
   Plan plan = make_plan(arguments, cli, checkpoint, usable_memory<ExecutionSpace>(arguments),
-                        ExecutionSpace::name(), precision);
+                        ExecutionSpace::name(), precision, ranks);
   sgpte::drivers::PeakMemory::track(ExecutionSpace::memory_space::name());
-  prepare_output(arguments);
+  if (ranks.leads())
+  {
+    prepare_output(arguments);
+    print_plan(arguments, plan, checkpoint.config(), ExecutionSpace::name(), ranks.size());
+  }
   install_interrupt_handler(arguments);
-  print_plan(arguments, plan, checkpoint.config(), ExecutionSpace::name());
 
-  sgpte::drivers::TerminalProgress progress;
+  sgpte::drivers::TerminalProgress progress(ranks.leads());
+  auto const evaluate = [&]
+  {
+    return ranks.merge(
+        sgpte::opt::evaluate_perplexity(space, checkpoint, ranks.share(*plan.evaluation),
+                                        plan.sequential.forward, progress.callback()));
+  };
   Results results;
   if (plan.evaluation && !arguments.skip_dense_evaluation)
-    results.dense = sgpte::opt::evaluate_perplexity(space, checkpoint, *plan.evaluation,
-                                                    plan.sequential.forward, progress.callback());
+    results.dense = evaluate();
   if (plan.calibration)
   {
     Kokkos::Timer timer;
@@ -426,30 +461,32 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
     std::function<void(int)> layer_done;
     if (!arguments.output.empty())
     {
-      checkpoints.emplace(arguments.output,
-                          run_fingerprint(arguments, plan, checkpoint, ExecutionSpace::name()));
+      checkpoints.emplace(arguments.output, run_fingerprint(arguments, plan, checkpoint,
+                                                            ExecutionSpace::name(), ranks.size()));
       if (arguments.resume)
       {
         plan.sequential.restored_until = checkpoints->restore(
             checkpoint, plan.sequential.min_layer,
             plan.sequential.end_layer(checkpoint.layers()), results.stats);
-        std::cout << "resuming: layers " << plan.sequential.min_layer << " to "
-                  << plan.sequential.restored_until - 1 << " restored from "
-                  << checkpoints->directory().string() << "\n"
-                  << std::flush;
+        if (ranks.leads())
+          std::cout << "resuming: layers " << plan.sequential.min_layer << " to "
+                    << plan.sequential.restored_until - 1 << " restored from "
+                    << checkpoints->directory().string() << "\n"
+                    << std::flush;
       }
-      else
+      else if (ranks.leads())
         checkpoints->clear();
-      layer_done = [&, modules = sgpte::opt::linear_modules.size()](int layer)
-      {
-        auto const &layers = results.stats.layers();
-        checkpoints->save(checkpoint, layer,
-                          {layers.end() - static_cast<std::ptrdiff_t>(modules), layers.end()});
-      };
+      if (ranks.leads())
+        layer_done = [&, modules = sgpte::opt::linear_modules.size()](int layer)
+        {
+          auto const &layers = results.stats.layers();
+          checkpoints->save(checkpoint, layer,
+                            {layers.end() - static_cast<std::ptrdiff_t>(modules), layers.end()});
+        };
     }
     std::optional<sgpte::packed::PackedModelWriter> packed;
     sgpte::opt::CompressedModuleSink<ExecutionSpace> sink;
-    if (!arguments.save_packed.empty())
+    if (!arguments.save_packed.empty() && ranks.leads())
     {
       packed.emplace(arguments.save_packed);
       sink = [&](std::string const &name, sgpte::io::Dtype dtype, sgpte::Matrix<ExecutionSpace> const &weight,
@@ -462,8 +499,9 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
           packed->adopt_layer(checkpoint.stored_name(name), checkpoint.info(name).dtype);
         }
     }
-    sgpte::opt::compress_sequential(space, checkpoint, *plan.calibration, plan.sequential,
-                                    results.stats, progress.callback(), sink, layer_done);
+    sgpte::opt::compress_sequential(space, checkpoint, ranks.share(*plan.calibration),
+                                    plan.sequential, results.stats, progress.callback(), sink,
+                                    layer_done, ranks.statistics_reduction<ExecutionSpace>());
     if (packed)
     {
       for (auto const &shard : checkpoint.original_weights())
@@ -472,25 +510,27 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
     }
     results.compression_seconds = timer.seconds();
     results.peak_device_bytes = sgpte::drivers::PeakMemory::peak_bytes();
-    if (!arguments.output.empty())
+    if (!arguments.output.empty() && ranks.leads())
     {
       checkpoint.write(arguments.output);
       checkpoints->clear(); // the complete checkpoint supersedes them
     }
     if (plan.evaluation)
-      results.compressed = sgpte::opt::evaluate_perplexity(
-          space, checkpoint, *plan.evaluation, plan.sequential.forward, progress.callback());
+      results.compressed = evaluate();
   }
   progress.clear();
+  if (!ranks.leads())
+    return;
   print_results(arguments, plan, results);
   if (!arguments.stats_json.empty())
-    write_statistics(arguments, plan, results);
+    write_statistics(arguments, plan, results, ranks.size());
 }
 
 } // namespace
 
 int main(int argc, char *argv[])
 {
+  sgpte::drivers::Ranks const ranks(argc, argv); // first: MPI may take its arguments out
   sgpte::drivers::KokkosArguments command_line(argc, argv);
   CLI::App app{
       "Compress an OPT checkpoint (SparseGPT pruning fused with mixed-precision GPTQ, layer by "
@@ -585,11 +625,12 @@ int main(int argc, char *argv[])
   try
   {
     sgpte::drivers::with_backend(arguments.backend,
-                                 [&](auto const &space) { run(space, arguments, cli); });
+                                 [&](auto const &space) { run(space, arguments, cli, ranks); });
   }
   catch (sgpte::Error const &error)
   {
     std::cerr << "sgpte-opt: error: " << error.what() << "\n";
+    ranks.end_all_after_error(1);
     return 1;
   }
   return 0;

@@ -16,7 +16,8 @@ namespace sgpte::drivers
 class TerminalProgress
 {
 public:
-  TerminalProgress() : _enabled(::isatty(STDERR_FILENO) == 1) {}
+  // shown: whether this process shows progress at all (one of an MPI run's processes does).
+  explicit TerminalProgress(bool shown = true) : _enabled(shown && ::isatty(STDERR_FILENO) == 1) {}
   TerminalProgress(TerminalProgress const &) = delete;
   TerminalProgress &operator=(TerminalProgress const &) = delete;
   ~TerminalProgress() { clear(); }

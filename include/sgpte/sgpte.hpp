@@ -17,4 +17,8 @@
 #include <sgpte/stats/quantization_stats.hpp>
 #include <sgpte/sweep/fused_sweep.hpp>
 
+#if SGPTE_HAVE_MPI
+#include <sgpte/distributed/mpi_reduction.hpp>
+#endif
+
 #endif

@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev                                    # safetensors headers, statistics JSON
   libcli11-dev                                          # command-line options
   libboost-test-dev                                     # unit tests
+  libopenmpi-dev openmpi-bin                            # -DSGPTE_ENABLE_MPI=ON (mpirun -np N)
 )
 missing=()
 for package in "${packages[@]}"; do

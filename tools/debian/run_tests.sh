@@ -24,8 +24,10 @@ if [[ -n $sanitizers ]]; then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fi
 # A prefix path of two entries (both already searched) so that the install test checks that
-# such a list reaches the consumer it configures.
+# such a list reaches the consumer it configures. MPI on: the suite then also runs sgpte-opt
+# with mpirun -np 2 against one process (tests/distributed).
 phase configuring cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSGPTE_ENABLE_TESTS=ON \
-  -DSGPTE_ENABLE_BENCHMARKS=$benchmarks -DSGPTE_SANITIZE="$sanitizers" "-DCMAKE_PREFIX_PATH=/usr;/usr/local"
+  -DSGPTE_ENABLE_BENCHMARKS=$benchmarks -DSGPTE_SANITIZE="$sanitizers" -DSGPTE_ENABLE_MPI=ON \
+  "-DCMAKE_PREFIX_PATH=/usr;/usr/local"
 phase building cmake --build "$build" --parallel "$(nproc)"
 phase testing ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)"
