@@ -26,6 +26,26 @@ echo "$build" > "$dest/BUILD_DIR"
 grep -m1 '^CMAKE_COMMAND:' "$build/CMakeCache.txt" | cut -d= -f2 > "$dest/CMAKE_COMMAND"
 find "$dest" -type f -executable -name 'sgpte*' -exec ldd {} + | awk '/=> \// {print $3}' | sort -u |
   grep -E 'openblas|gfortran|quadmath|gomp|boost' | xargs -r -I{} cp -L {} "$dest/lib/"
+# A build with -DSGPTE_ENABLE_MPI=ON also carries Debian's OpenMPI runtime, laid out under
+# openmpi/ as under its prefix /usr, so that OPAL_PREFIX=openmpi relocates it (run_distributed.sh):
+# the launcher, the components and their help texts, and in lib/ the MPI libraries and every
+# library they, the launcher and the components load but the C and C++ runtimes (about 12 MB).
+if ldd "$dest/drivers/sgpte-opt" | grep -q 'libmpi\.so'; then
+  components=/usr/lib/x86_64-linux-gnu/openmpi/lib/openmpi3
+  relocated=$dest/openmpi${components#/usr} # where OPAL_PREFIX takes the place of /usr
+  mkdir -p "$dest/openmpi/bin" "$dest/openmpi/share" "${relocated%/*}"
+  cp -L /usr/bin/orterun "$dest/openmpi/bin/mpirun"
+  cp -L /usr/bin/orted "$dest/openmpi/bin/"
+  cp -rL "$components" "$relocated"
+  cp -rL /usr/share/openmpi "$dest/openmpi/share/"
+  # The launcher CTest's files name (tests/distributed), mapped to the carried one there.
+  grep -m1 '^MPIEXEC_EXECUTABLE:' "$build/CMakeCache.txt" | cut -d= -f2 > "$dest/MPIEXEC"
+  mpi_libraries=$(ldd "$dest/drivers/sgpte-opt" | awk '/libmpi.*=> \// {print $3}')
+  { echo "$mpi_libraries"
+    ldd $mpi_libraries /usr/bin/orterun /usr/bin/orted "$components"/*.so | awk '/=> \// {print $3}'; } |
+    sort -u | grep -v -E '/(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s)\.so' |
+    xargs -r -I{} cp -L {} "$dest/lib/"
+fi
 find "$dest" -type f -executable -name 'sgpte*' -exec strip {} +
 tar cJf "$archive" -C "$staging" "$(basename "$dest")"
 ls -la "$archive"

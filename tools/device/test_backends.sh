@@ -14,20 +14,20 @@
 set -uo pipefail
 archive=$(realpath "${1:?the packed build}")
 shift
-packed=${archive%.tar.xz}
-[[ -d $packed ]] || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
-  "$archive" "$(dirname "$archive")" || exit 1
+source "$(dirname "$0")/unpack_build.sh"
 source_dir=$(cat "$packed/SOURCE_DIR")
 build_dir=$(cat "$packed/BUILD_DIR")
-# The build's CTest files name the paths of the machine it was made on, CMake's too.
+# The build's CTest files name the paths of the machine it was made on, CMake's too, and an
+# MPI build's its launcher.
 cmake_program=$(cat "$packed/CMAKE_COMMAND" 2>/dev/null || echo /usr/bin/cmake)
-for pair in "$source_dir:$(pwd -P)" "$build_dir:$packed" "$cmake_program:$(command -v cmake)"; do
+pairs=("$source_dir:$(pwd -P)" "$build_dir:$packed" "$cmake_program:$(command -v cmake)")
+[[ -f $packed/MPIEXEC ]] && pairs+=("$(cat "$packed/MPIEXEC"):$packed/openmpi/bin/mpirun")
+for pair in "${pairs[@]}"; do
   from=${pair%%:*} to=${pair#*:}
   if [[ ! -e $from ]]; then
     mkdir -p "$(dirname "$from")" && ln -s "$to" "$from"
   fi
 done
-export LD_LIBRARY_PATH=$packed/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} OMP_PROC_BIND=false
 # The executables run side by side (the device has cores to spare), each within TEST_TIMEOUT
 # seconds, logging every test case (Boost.Test's test_suite level) into LOGS.
