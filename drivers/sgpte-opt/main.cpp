@@ -13,6 +13,7 @@
 
 #include <sgpte/backends/symmetric_rank_k_update.hpp>
 #include <sgpte/core/product_precision.hpp>
+#include <sgpte/export/model_exporter.hpp>
 #include <sgpte/io/atomic_file.hpp>
 #include <sgpte/io/token_file.hpp>
 #include <sgpte/opt/forward_precision.hpp>
@@ -63,6 +64,7 @@ struct Arguments
   std::string evaluation;
   std::string output;
   std::string save_packed;
+  std::vector<std::string> export_format_and_directory; // --export FORMAT DIR
   std::string stats_json;
   std::string layer_bits;
   std::string backend = "default";
@@ -175,6 +177,44 @@ sgpte::opt::MemoryPlan require_memory(Arguments const &arguments,
       "; lower --nsamples or --workspace-mb, or use a larger device");
 }
 
+// --export FORMAT DIR: a known format, and a run whose every layer it can hold. Every linear
+// layer must be in it (loaders take all of them as quantized), so the run covers all layers
+// in one go (no --min-layer/--max-layer, no --resume, which restores layers without their
+// quantization grid).
+sgpte::exports::ExportFormat export_format(Arguments const &arguments)
+{
+  std::string const &name = arguments.export_format_and_directory.front();
+  auto const &names = sgpte::exports::export_format_names();
+  auto const found = names.find(name);
+  if (found == names.end())
+    throw sgpte::InvalidArgument("--export: unknown format '" + name +
+                                 "'; choose gptq or compressed-tensors");
+  return found->second;
+}
+
+void require_exportable_run(Arguments const &arguments, Plan const &plan, int layers)
+{
+  auto const format = export_format(arguments);
+  if (!plan.calibration)
+    throw sgpte::InvalidArgument("--export needs a compression run, not --dense-only");
+  if (arguments.resume)
+    throw sgpte::InvalidArgument("--export cannot continue an interrupted run (--resume): the "
+                                 "restored layers' quantization grids are not kept; run again "
+                                 "without --resume");
+  if (plan.sequential.min_layer != 0 || plan.sequential.end_layer(layers) != layers)
+    throw sgpte::InvalidArgument("--export needs every layer compressed (no --min-layer or "
+                                 "--max-layer): loaders take every linear layer as quantized");
+  std::filesystem::path const directory = arguments.export_format_and_directory.back();
+  std::error_code error;
+  for (auto const &[option, other] : {std::pair{"the model directory", arguments.model},
+                                      std::pair{"--output", arguments.output}})
+    if (!other.empty() && std::filesystem::equivalent(directory, other, error))
+      throw sgpte::InvalidArgument("--export " + directory.string() + " is " + option +
+                                   ", whose config.json and model.safetensors it would replace; "
+                                   "choose another directory");
+  sgpte::exports::require_exportable(format, plan.sequential.compression);
+}
+
 Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const &cli,
                sgpte::opt::OptCheckpoint const &checkpoint, std::optional<std::uint64_t> available,
                char const *backend, sgpte::opt::ForwardPrecision precision,
@@ -238,6 +278,8 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
                                  "the same --output (and options) as the interrupted run");
   if (arguments.dense_only && !arguments.save_packed.empty())
     throw sgpte::InvalidArgument("--save-packed needs a compression run, not --dense-only");
+  if (!arguments.export_format_and_directory.empty())
+    require_exportable_run(arguments, plan, checkpoint.layers());
   if (arguments.dense_only && arguments.evaluation.empty())
     throw sgpte::InvalidArgument(
         "--dense-only needs --evaluation FILE: there is nothing else to do");
@@ -313,6 +355,9 @@ void print_results(Arguments const &arguments, Plan const &plan, Results const &
     if (!arguments.output.empty())
       std::cout << "; compressed checkpoint written to " << arguments.output;
     std::cout << "\n";
+    if (!arguments.export_format_and_directory.empty())
+      std::cout << "Exported (" << arguments.export_format_and_directory.front() << ") to "
+                << arguments.export_format_and_directory.back() << "\n";
     if (!arguments.save_packed.empty())
       std::cout << "Packed model written to " << arguments.save_packed << ": " << results.packed_bytes
                 << " bytes (layers " << results.stats.size_after_bytes()
@@ -485,13 +530,25 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
         };
     }
     std::optional<sgpte::packed::PackedModelWriter> packed;
+    std::optional<sgpte::exports::ModelExporter> exporter;
+    if (!arguments.export_format_and_directory.empty() && ranks.leads())
+      exporter.emplace(export_format(arguments), arguments.export_format_and_directory.back(),
+                       plan.sequential.compression);
     sgpte::opt::CompressedModuleSink<ExecutionSpace> sink;
+    if (exporter || (!arguments.save_packed.empty() && ranks.leads()))
+      sink = [&](std::string const &name, sgpte::io::Dtype dtype,
+                 sgpte::Matrix<ExecutionSpace> const &weight,
+                 sgpte::LayerResult<ExecutionSpace> const &result,
+                 sgpte::CompressionOptions const &options)
+      {
+        if (packed)
+          packed->add_layer(space, checkpoint.stored_name(name), weight, result, options, dtype);
+        if (exporter)
+          exporter->add_layer(space, checkpoint.stored_name(name), weight, result, options, dtype);
+      };
     if (!arguments.save_packed.empty() && ranks.leads())
     {
       packed.emplace(arguments.save_packed);
-      sink = [&](std::string const &name, sgpte::io::Dtype dtype, sgpte::Matrix<ExecutionSpace> const &weight,
-                 sgpte::LayerResult<ExecutionSpace> const &result, sgpte::CompressionOptions const &options)
-      { packed->add_layer(space, checkpoint.stored_name(name), weight, result, options, dtype); };
       for (int layer = plan.sequential.min_layer; layer < plan.sequential.restored_until; ++layer)
         for (auto const module : sgpte::opt::linear_modules) // packed by the interrupted run
         {
@@ -507,6 +564,12 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
       for (auto const &shard : checkpoint.original_weights())
         packed->add_remaining_tensors(shard);
       results.packed_bytes = packed->finish();
+    }
+    if (exporter)
+    {
+      for (auto const &shard : checkpoint.original_weights())
+        exporter->add_remaining_tensors(shard);
+      exporter->finish(std::filesystem::path(arguments.model) / "config.json");
     }
     results.compression_seconds = timer.seconds();
     results.peak_device_bytes = sgpte::drivers::PeakMemory::peak_bytes();
@@ -607,6 +670,13 @@ int main(int argc, char *argv[])
   run_group->add_option("--save-packed", arguments.save_packed,
                         "Also write the compressed model packed (docs/format.md) into this "
                         "directory; sgpte-unpack turns it back into a checkpoint");
+  run_group
+      ->add_option("--export", arguments.export_format_and_directory,
+                   "Also write the compressed model as a checkpoint inference engines load: "
+                   "--export gptq DIR or --export compressed-tensors DIR (docs/format.md); "
+                   "one bit width per layer")
+      ->expected(2)
+      ->type_name("FORMAT DIR");
   run_group->add_option("--stats-json", arguments.stats_json,
                         "Write statistics and perplexities as JSON");
   auto *dense_only =

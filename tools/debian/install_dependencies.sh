@@ -10,6 +10,7 @@ packages=(
   libcli11-dev                                          # command-line options
   libboost-test-dev                                     # unit tests
   libopenmpi-dev openmpi-bin                            # -DSGPTE_ENABLE_MPI=ON (mpirun -np N)
+  python3                                               # reference unpacker of exports (tests/export)
 )
 missing=()
 for package in "${packages[@]}"; do
