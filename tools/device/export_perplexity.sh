@@ -14,11 +14,11 @@
 # Writes WORK/<run>-<format>/ (the export), WORK/<run>-<format>-dense/ (unpacked),
 # WORK/<run>-<format>.json (sgpte-opt's statistics) and WORK/transformers.json.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
 opt=$(realpath "${1:?sgpte-opt}")
-model=${2:?the model directory}
-work=${3:?the work directory}
+model=$(realpath "${2:?the model directory}")
+work=$(realpath -m "${3:?the work directory}")
 shift 3
+cd "$(dirname "$0")/../.."
 mkdir -p "$work"
 evaluation=models/data/evaluation.bin
 dense_dirs=()
