@@ -10,6 +10,8 @@
 // 50 % unstructured sparsity and mixed precision at 4.0 average bits, budget allocation.
 // The forward passes run in the checkpoint's dtype on a GPU (fp16 for an F16 checkpoint, as
 // the official pipeline runs it) and in fp32 on the host; the statistics and the sweep in fp32.
+// --export gptq|compressed-tensors DIR also writes the compressed model in a layout inference
+// engines load (include/sgpte/export/, docs/format.md).
 
 #include <sgpte/backends/symmetric_rank_k_update.hpp>
 #include <sgpte/core/product_precision.hpp>
