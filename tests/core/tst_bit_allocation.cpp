@@ -1,26 +1,34 @@
 // Bit allocation (SPEC §5): the O(n log n) budget greedy against the plain O(n²) greedy
-// on thousands of random cases, the budget bounds, and the exact quantile tier counts.
+// on thousands of random cases (on the importance score and on tables of errors), the budget
+// bounds, the exact quantile tier counts, and the packed-byte budget against the packed
+// layout's own byte count.
 
 #include <sgpte/allocation/bit_allocation.hpp>
-
-#include "trap_invalid_operations.hpp"
+#include <sgpte/allocation/packed_budget.hpp>
+#include <sgpte/packed/layer_layout.hpp>
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
+#include <set>
 #include <vector>
+
+#include "trap_invalid_operations.hpp"
 
 namespace
 {
 
 // The seed's greedy, written plainly: rescan every column for each upgrade.
-std::vector<std::uint8_t> naive_budget(std::vector<double> const &importance, std::vector<int> const &options,
-                                       double target)
+// gain(j, from, to): the gain per added bit of upgrading column j from `from` to `to` bits.
+template <class Gain>
+std::vector<std::uint8_t> naive_greedy(std::size_t n, std::vector<int> const &options,
+                                       std::int64_t bit_sum, Gain const &gain)
 {
-  std::size_t const n = importance.size();
   std::vector<std::size_t> level(n, 0);
-  std::int64_t remaining = sgpte::bit_budget(target, n) - static_cast<std::int64_t>(n) * options.front();
+  std::int64_t remaining = bit_sum - static_cast<std::int64_t>(n) * options.front();
   for (;;)
   {
     int best = -1;
@@ -32,11 +40,11 @@ std::vector<std::uint8_t> naive_budget(std::vector<double> const &importance, st
       int const from = options[level[j]], to = options[level[j] + 1];
       if (to - from > remaining)
         continue;
-      double const gain = importance[j] * (std::pow(4.0, -from) - std::pow(4.0, -to)) / (to - from);
-      if (best < 0 || gain > best_gain)
+      double const g = gain(j, level[j]);
+      if (best < 0 || g > best_gain)
       {
         best = static_cast<int>(j);
-        best_gain = gain;
+        best_gain = g;
       }
     }
     if (best < 0)
@@ -48,6 +56,43 @@ std::vector<std::uint8_t> naive_budget(std::vector<double> const &importance, st
   for (std::size_t j = 0; j < n; ++j)
     bits[j] = static_cast<std::uint8_t>(options[level[j]]);
   return bits;
+}
+
+std::vector<std::uint8_t> naive_budget(std::vector<double> const &importance,
+                                       std::vector<int> const &options, double target)
+{
+  return naive_greedy(importance.size(), options, sgpte::bit_budget(target, importance.size()),
+                      [&](std::size_t j, std::size_t o)
+                      {
+                        int const from = options[o], to = options[o + 1];
+                        return importance[j] * (std::pow(4.0, -from) - std::pow(4.0, -to)) /
+                               (to - from);
+                      });
+}
+
+double total_error(sgpte::ColumnErrors const &errors, std::vector<int> const &options,
+                   std::vector<std::uint8_t> const &bits)
+{
+  double total = 0.0;
+  for (std::size_t j = 0; j < bits.size(); ++j)
+    total += errors(j, std::find(options.begin(), options.end(), bits[j]) - options.begin());
+  return total;
+}
+
+// Errors falling with the width at a random rate per column, the shape of quantization errors.
+sgpte::ColumnErrors random_errors(std::size_t n, std::vector<int> const &options,
+                                  std::mt19937 &generator)
+{
+  std::lognormal_distribution<double> scale(0.0, 1.5);
+  std::uniform_real_distribution<double> rate(2.0, 5.0);
+  sgpte::ColumnErrors errors(n, options.size());
+  for (std::size_t j = 0; j < n; ++j)
+  {
+    double const s = scale(generator), r = rate(generator);
+    for (std::size_t o = 0; o < options.size(); ++o)
+      errors(j, o) = s * std::pow(r, -options[o]);
+  }
+  return errors;
 }
 
 } // namespace
@@ -112,6 +157,96 @@ BOOST_AUTO_TEST_CASE(budget_prefers_important_columns)
   BOOST_CHECK_THROW(sgpte::allocate_bits_budget({1.0, -1.0}, {2, 4}, 3.0), sgpte::InvalidArgument);
   // 3.3 · 10 is 32.999… in binary: the budget is still 33 bits.
   BOOST_TEST(sgpte::bit_budget(3.3, 10) == 33);
+}
+
+BOOST_AUTO_TEST_CASE(error_budget_equals_the_plain_greedy)
+{
+  std::mt19937 generator(7);
+  std::vector<std::vector<int>> const option_lists = {
+      {2, 3, 4, 6, 8}, {2, 4, 8}, {3, 4}, {1, 2, 3, 4, 5, 6, 7, 8}};
+  for (int trial = 0; trial < 1000; ++trial)
+  {
+    auto const &options = option_lists[trial % option_lists.size()];
+    std::size_t const n = 1 + generator() % 120;
+    sgpte::ColumnErrors errors = random_errors(n, options, generator);
+    if (trial % 5 == 0) // ties, and errors that do not fall with every width
+      for (std::size_t j = 0; j < n; ++j)
+        for (std::size_t o = 0; o < options.size(); ++o)
+          errors(j, o) = static_cast<double>(generator() % 3);
+    std::int64_t const bit_sum = static_cast<std::int64_t>(n) * options.front() +
+                                 generator() % (n * (options.back() - options.front()) + 1);
+    BOOST_TEST_CONTEXT("trial " << trial << " n " << n << " bits " << bit_sum)
+    {
+      auto const bits = sgpte::allocate_bits_by_errors(errors, options, bit_sum);
+      auto const expected =
+          naive_greedy(n, options, bit_sum,
+                       [&](std::size_t j, std::size_t o) {
+                         return (errors(j, o) - errors(j, o + 1)) / (options[o + 1] - options[o]);
+                       });
+      BOOST_TEST((bits == expected));
+    }
+  }
+  sgpte::ColumnErrors const errors(4, 2);
+  BOOST_CHECK_THROW(sgpte::allocate_bits_by_errors(errors, {2, 4}, 7), sgpte::InvalidArgument);
+  BOOST_CHECK_THROW(sgpte::allocate_bits_by_errors(errors, {2, 4, 8}, 12), sgpte::InvalidArgument);
+}
+
+// The packed budget against packed::LayerLayout's byte count of the result: never more than
+// uniform quantization at the target (exact without pruning), never a larger total error
+// than uniform, and where a width's scales and zeros cost more than it wins, one width only.
+BOOST_AUTO_TEST_CASE(packed_budget_stays_within_uniform_bytes)
+{
+  std::mt19937 generator(11);
+  std::vector<int> const options = {2, 3, 4, 6, 8};
+  for (int trial = 0; trial < 60; ++trial)
+  {
+    int const rows = 8 + static_cast<int>(generator() % 64);
+    std::size_t const n = 16 + generator() % 300;
+    int const target = 3 + trial % 2;
+    sgpte::CompressionOptions layer;
+    layer.target_average_bits = target;
+    layer.quantizer.group_size = trial % 3 == 0 ? 32 : 0;
+    std::vector<std::int64_t> const kept(n, rows);
+    auto const bytes = [&](std::vector<std::uint8_t> const &bits)
+    {
+      return sgpte::packed::make_layer_layout(rows, bits, kept, layer, sgpte::io::Dtype::F16)
+          .file_bytes();
+    };
+    sgpte::ColumnErrors const errors = random_errors(n, options, generator);
+    BOOST_TEST_CONTEXT("trial " << trial << " rows " << rows << " columns " << n)
+    {
+      auto const bits = sgpte::allocate_bits_packed(errors, options, target, rows, bytes);
+      std::vector<std::uint8_t> const uniform(n, static_cast<std::uint8_t>(target));
+      BOOST_TEST(bytes(bits) <= bytes(uniform));
+      BOOST_TEST(total_error(errors, options, bits) <= total_error(errors, options, uniform));
+    }
+  }
+
+  // Two columns far more sensitive than the rest: with widths free of charge they get 8 bits;
+  // when each width in use costs more than the whole layer's codes, every column gets 4.
+  std::size_t const n = 64;
+  sgpte::ColumnErrors errors(n, options.size());
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t o = 0; o < options.size(); ++o)
+      errors(j, o) = (j < 2 ? 1e6 : 1.0) * std::pow(4.0, -options[o]);
+  auto const widths_in_use = [](std::vector<std::uint8_t> const &bits)
+  { return std::set<int>(bits.begin(), bits.end()).size(); };
+  auto const codes_only = [](std::vector<std::uint8_t> const &bits)
+  { return static_cast<std::int64_t>(std::accumulate(bits.begin(), bits.end(), 0) * 16 / 8); };
+  auto const free_widths = sgpte::allocate_bits_packed(errors, options, 4.0, 16.0, codes_only);
+  BOOST_TEST(free_widths[0] == 8);
+  BOOST_TEST(free_widths[1] == 8);
+  BOOST_TEST(codes_only(free_widths) <= codes_only(std::vector<std::uint8_t>(n, 4)));
+  auto const costly_widths = [&](std::vector<std::uint8_t> const &bits)
+  { return codes_only(bits) + 1000 * static_cast<std::int64_t>(widths_in_use(bits)); };
+  auto const costly = sgpte::allocate_bits_packed(errors, options, 4.0, 16.0, costly_widths);
+  BOOST_TEST((costly == std::vector<std::uint8_t>(n, 4)));
+  BOOST_CHECK_THROW(sgpte::allocate_bits_packed(errors, options, 1.5, 16.0, costly_widths),
+                    sgpte::InvalidArgument);
+  BOOST_CHECK_THROW(sgpte::allocate_bits_packed(errors, {2, 4}, 3.0, 16.0, costly_widths),
+                    sgpte::InvalidArgument);
+  BOOST_CHECK_THROW(sgpte::allocate_bits_packed(errors, options, 4.0, 0.0, costly_widths),
+                    sgpte::InvalidArgument);
 }
 
 BOOST_AUTO_TEST_CASE(quantile_tiers_have_exact_sizes)

@@ -1,7 +1,7 @@
 #ifndef SGPTE_ALLOCATION_BIT_ALLOCATION_HPP
 #define SGPTE_ALLOCATION_BIT_ALLOCATION_HPP
 
-// Per-column bit widths from importance scores (SPEC §5).
+// Per-column bit widths (SPEC §5).
 //   quantile: rank columns by importance (ties by column index) and cut the ranking at
 //             floor(q_m · n); the target average is not enforced.
 //   budget:   the greedy that minimises Σ importance_j · 4^(−b_j) under Σ b_j ≤ target · n,
@@ -9,6 +9,9 @@
 //             first (ties: lower column). The seed's version rescans every column per
 //             upgrade (O(n²)); this one keeps one heap per upgrade cost and is O(n log n)
 //             for a fixed option list while choosing exactly the same upgrades.
+//   The same greedy also minimises any per-column table of expected errors (ColumnErrors,
+//   e.g. the OBS error of each width, importance/obs_sensitivity.hpp) under a bit budget;
+//   allocation/packed_budget.hpp counts that budget in packed bytes.
 
 #include <sgpte/allocation/detail/upgrade_heaps.hpp>
 #include <sgpte/core/error.hpp>
@@ -24,16 +27,76 @@
 namespace sgpte
 {
 
+// packed: the budget greedy on a budget counted in packed bytes (allocation/packed_budget.hpp).
 enum class AllocationMethod
 {
   quantile,
-  budget
+  budget,
+  packed
 };
 
 inline std::string to_string(AllocationMethod method)
 {
-  return method == AllocationMethod::quantile ? "quantile" : "budget";
+  switch (method)
+  {
+  case AllocationMethod::quantile:
+    return "quantile";
+  case AllocationMethod::budget:
+    return "budget";
+  case AllocationMethod::packed:
+    return "packed";
+  }
+  throw InvalidArgument("unknown allocation method");
 }
+
+// What the budget greedies minimise: the five-term importance score's 4^(−b) model (SPEC §5),
+// or the expected OBS error of quantizing each column at each width.
+enum class Sensitivity
+{
+  obs,
+  score
+};
+
+inline std::string to_string(Sensitivity sensitivity)
+{
+  return sensitivity == Sensitivity::obs ? "obs" : "score";
+}
+
+// Per column and bit option, the loss expected from quantizing the column at that option.
+class ColumnErrors
+{
+public:
+  ColumnErrors(std::size_t columns, std::size_t options)
+      : _options(options), _values(columns * options, 0.0)
+  {
+  }
+
+  std::size_t columns() const { return _options == 0 ? 0 : _values.size() / _options; }
+  std::size_t options() const { return _options; }
+  double &operator()(std::size_t column, std::size_t option)
+  {
+    return _values[column * _options + option];
+  }
+  double operator()(std::size_t column, std::size_t option) const
+  {
+    return _values[column * _options + option];
+  }
+
+  // SPEC §5's model of the score: importance_j · 4^(−b).
+  static ColumnErrors from_importance(std::vector<double> const &importance,
+                                      std::vector<int> const &bit_options)
+  {
+    ColumnErrors errors(importance.size(), bit_options.size());
+    for (std::size_t j = 0; j < importance.size(); ++j)
+      for (std::size_t o = 0; o < bit_options.size(); ++o)
+        errors(j, o) = importance[j] * std::ldexp(1.0, -2 * bit_options[o]);
+    return errors;
+  }
+
+private:
+  std::size_t _options;
+  std::vector<double> _values;
+};
 
 inline void validate_bit_options(std::vector<int> const &bit_options)
 {
@@ -128,24 +191,26 @@ inline double upgrade_gain(double importance, int from_bits, int to_bits)
          (to_bits - from_bits);
 }
 
-inline std::vector<std::uint8_t> allocate_bits_budget(std::vector<double> const &importance,
-                                                      std::vector<int> const &bit_options, double target)
+namespace detail
 {
-  validate_bit_options(bit_options);
-  validate_target_average(target, bit_options);
-  validate_importance(importance);
-  std::size_t const n = importance.size();
-  std::vector<std::size_t> option(n, 0);
-  std::int64_t remaining = bit_budget(target, n) - static_cast<std::int64_t>(n) * bit_options.front();
 
-  detail::UpgradeHeaps heaps(bit_options);
-  auto offer_next_upgrade = [&](int column) {
+// The budget greedy: every column starts at option 0, then the best upgrade to a column's next
+// option that fits the remaining bits is applied, best gain per added bit first (ties: lower
+// column), until none fits. gain(column, o): the gain per bit of option o → o + 1.
+// Returns the option index of each column.
+template <class Gain>
+std::vector<std::size_t> greedy_options(std::size_t columns, std::vector<int> const &bit_options,
+                                        std::int64_t remaining, Gain const &gain)
+{
+  std::vector<std::size_t> option(columns, 0);
+  UpgradeHeaps heaps(bit_options);
+  auto offer_next_upgrade = [&](int column)
+  {
     std::size_t const o = option[column];
     if (o + 1 < bit_options.size())
-      heaps.push(bit_options[o + 1] - bit_options[o],
-                 {upgrade_gain(importance[column], bit_options[o], bit_options[o + 1]), column});
+      heaps.push(bit_options[o + 1] - bit_options[o], {gain(column, o), column});
   };
-  for (std::size_t j = 0; j < n; ++j)
+  for (std::size_t j = 0; j < columns; ++j)
     offer_next_upgrade(static_cast<int>(j));
   while (auto const best = heaps.pop_best_fitting(remaining))
   {
@@ -154,11 +219,60 @@ inline std::vector<std::uint8_t> allocate_bits_budget(std::vector<double> const 
     ++option[column];
     offer_next_upgrade(column);
   }
+  return option;
+}
 
-  std::vector<std::uint8_t> bits(n);
-  for (std::size_t j = 0; j < n; ++j)
+inline std::vector<std::uint8_t> widths_of(std::vector<std::size_t> const &option,
+                                           std::vector<int> const &bit_options)
+{
+  std::vector<std::uint8_t> bits(option.size());
+  for (std::size_t j = 0; j < option.size(); ++j)
     bits[j] = static_cast<std::uint8_t>(bit_options[option[j]]);
   return bits;
+}
+
+} // namespace detail
+
+inline std::vector<std::uint8_t> allocate_bits_budget(std::vector<double> const &importance,
+                                                      std::vector<int> const &bit_options,
+                                                      double target)
+{
+  validate_bit_options(bit_options);
+  validate_target_average(target, bit_options);
+  validate_importance(importance);
+  std::size_t const n = importance.size();
+  std::int64_t const remaining =
+      bit_budget(target, n) - static_cast<std::int64_t>(n) * bit_options.front();
+  auto const option = detail::greedy_options(
+      n, bit_options, remaining,
+      [&](int column, std::size_t o)
+      { return upgrade_gain(importance[column], bit_options[o], bit_options[o + 1]); });
+  return detail::widths_of(option, bit_options);
+}
+
+// The budget greedy on a table of expected errors: minimises Σ_j errors(j, b_j) under
+// Σ_j b_j ≤ bit_sum, upgrading by the largest error reduction per added bit first. Every
+// column gets at least the lowest option, so bit_sum must be at least n times it.
+inline std::vector<std::uint8_t> allocate_bits_by_errors(ColumnErrors const &errors,
+                                                         std::vector<int> const &bit_options,
+                                                         std::int64_t bit_sum)
+{
+  validate_bit_options(bit_options);
+  if (errors.options() != bit_options.size())
+    throw InvalidArgument("the error table has " + std::to_string(errors.options()) +
+                          " options for " + std::to_string(bit_options.size()) + " bit options");
+  std::size_t const n = errors.columns();
+  std::int64_t const remaining = bit_sum - static_cast<std::int64_t>(n) * bit_options.front();
+  if (remaining < 0)
+    throw InvalidArgument("a budget of " + std::to_string(bit_sum) + " bits cannot give " +
+                          std::to_string(n) + " columns " + std::to_string(bit_options.front()) +
+                          " bits each");
+  auto const option = detail::greedy_options(n, bit_options, remaining,
+                                             [&](int column, std::size_t o) {
+                                               return (errors(column, o) - errors(column, o + 1)) /
+                                                      (bit_options[o + 1] - bit_options[o]);
+                                             });
+  return detail::widths_of(option, bit_options);
 }
 
 } // namespace sgpte

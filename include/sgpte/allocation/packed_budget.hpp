@@ -1,0 +1,135 @@
+#ifndef SGPTE_ALLOCATION_PACKED_BUDGET_HPP
+#define SGPTE_ALLOCATION_PACKED_BUDGET_HPP
+
+// The budget greedy with the budget counted in packed bytes (docs/format.md): a target of t
+// bits allows at most the packed bytes of uniform ⌊t⌋-bit quantization of the same layer
+// (same mask, groups and parameters) plus (t − ⌊t⌋) bits per kept weight — for a whole t,
+// exactly uniform t-bit's bytes.
+//
+// What a width costs in that format is not only its codes: every width in use stores a scale
+// and a zero per parameter row and group (5 bytes per row without groups, as many as 40
+// column-bits at 0 % sparsity), so on a narrow layer a fifth width can cost more than it wins.
+// The allocation therefore tries every subset of the bit options (subsets of at most three
+// options when there are more than six), runs the greedy of allocate_bits_by_errors within
+// the subset under the largest bit sum whose packed bytes fit, and keeps the subset with the
+// smallest total expected error (ties: the first in the order of the subsets' bit masks).
+// A subset holding the uniform width always fits, so the result is never worse than uniform
+// quantization by the errors' own measure.
+//
+// Kept weights are not known before the sweep chooses the masks: packed_bytes costs each
+// column by the weights it is expected to keep (the layer compressor applies the sweep's mask
+// rule to the untouched weights). That is exact without pruning; with sparsity the packed
+// file can differ from the estimate by what the sweep's updates change in the masks (the
+// statistics report the exact bytes).
+
+#include <sgpte/allocation/bit_allocation.hpp>
+#include <sgpte/core/error.hpp>
+
+#include <algorithm>
+#include <bitset>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace sgpte
+{
+
+namespace detail
+{
+
+// The subsets of n options the packed allocation tries, as bit masks in increasing order.
+inline std::vector<unsigned> option_subsets(std::size_t n)
+{
+  constexpr std::size_t all_subsets_up_to = 6;
+  constexpr std::size_t largest_subset_beyond = 3;
+  std::vector<unsigned> subsets;
+  for (unsigned mask = 1; mask < (1u << n); ++mask)
+    if (n <= all_subsets_up_to || std::bitset<32>(mask).count() <= largest_subset_beyond)
+      subsets.push_back(mask);
+  return subsets;
+}
+
+} // namespace detail
+
+// errors: per column and option (ColumnErrors); packed_bytes(bits): the packed size of the
+// layer with these widths per column; kept_per_column: the mean kept weights per column, the
+// code bits one bit per column costs, by which an excess of bytes is turned into bits to give
+// back.
+template <class PackedBytes>
+std::vector<std::uint8_t>
+allocate_bits_packed(ColumnErrors const &errors, std::vector<int> const &bit_options, double target,
+                     double kept_per_column, PackedBytes const &packed_bytes)
+{
+  validate_bit_options(bit_options);
+  validate_target_average(target, bit_options);
+  if (!(kept_per_column > 0.0))
+    throw InvalidArgument("the packed budget needs a positive number of kept weights per column");
+  if (errors.options() != bit_options.size())
+    throw InvalidArgument("the error table has " + std::to_string(errors.options()) +
+                          " options for " + std::to_string(bit_options.size()) + " bit options");
+  std::size_t const n = errors.columns();
+  auto const n64 = static_cast<std::int64_t>(n);
+  int const whole = static_cast<int>(std::floor(target * (1.0 + 1e-12)));
+  std::int64_t const budget_bytes =
+      packed_bytes(std::vector<std::uint8_t>(n, static_cast<std::uint8_t>(whole))) +
+      static_cast<std::int64_t>(
+          std::floor((target - whole) * kept_per_column * static_cast<double>(n) / 8.0));
+
+  std::vector<std::uint8_t> best;
+  double best_error = std::numeric_limits<double>::infinity();
+  for (unsigned const subset : detail::option_subsets(bit_options.size()))
+  {
+    std::vector<int> options;
+    std::vector<std::size_t> index;
+    for (std::size_t o = 0; o < bit_options.size(); ++o)
+      if (subset & (1u << o))
+      {
+        options.push_back(bit_options[o]);
+        index.push_back(o);
+      }
+    ColumnErrors sub(n, options.size());
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t o = 0; o < options.size(); ++o)
+        sub(j, o) = errors(j, index[o]);
+    // Start from the nominal bit sum (or every column at the subset's widest) and lower it by
+    // the estimated excess until the packed bytes fit.
+    std::int64_t bit_sum = std::min(bit_budget(target, n), n64 * options.back());
+    std::vector<std::uint8_t> bits;
+    while (bit_sum >= n64 * options.front())
+    {
+      bits = allocate_bits_by_errors(sub, options, bit_sum);
+      std::int64_t const excess = packed_bytes(bits) - budget_bytes;
+      if (excess <= 0)
+        break;
+      bit_sum -= std::max<std::int64_t>(
+          1, static_cast<std::int64_t>(std::ceil(8.0 * excess / kept_per_column)));
+      bits.clear();
+    }
+    if (bits.empty())
+      continue;
+    double total = 0.0;
+    for (std::size_t j = 0; j < n; ++j)
+      total += sub(j, static_cast<std::size_t>(std::find(options.begin(), options.end(), bits[j]) -
+                                               options.begin()));
+    if (total < best_error)
+    {
+      best_error = total;
+      best = std::move(bits);
+    }
+  }
+  if (best.empty())
+  {
+    std::ostringstream message;
+    message << "no allocation of the bit options fits the packed bytes of a " << target
+            << "-bit target (" << budget_bytes << " bytes)";
+    throw InvalidArgument(message.str());
+  }
+  return best;
+}
+
+} // namespace sgpte
+
+#endif
