@@ -1,16 +1,21 @@
 // The five importance terms (SPEC §4) against their formulas evaluated directly in double
-// precision from W, X and an explicit inverse of the damped H.
+// precision from W, X and an explicit inverse of the damped H; the OBS sensitivity against
+// its formula with quant.py's quantizers (reference_sweep.hpp).
 
+#include <sgpte/importance/obs_sensitivity.hpp>
 #include <sgpte/layer/layer_compressor.hpp>
 
+#include <Eigen/LU>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "reference_sweep.hpp"
 #include "sgpte_enable_device_types.hpp"
 #include "test_helpers.hpp"
-
-#include <Eigen/LU>
-
 #include "trap_invalid_operations.hpp"
-
-#include <boost/test/unit_test.hpp>
 
 BOOST_FIXTURE_TEST_SUITE(Importance, sgpte_test::TrapInvalidOperations)
 
@@ -76,6 +81,116 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(terms_equal_their_formulas, DeviceType, SGPTE_DEVI
         BOOST_TEST(result.importance.importance[j] == expected[j], boost::test_tools::tolerance(2e-4));
       BOOST_TEST(result.importance.importance[7] == 0.0);
     }
+  }
+}
+
+// E_j(b) = Σ_i (w_ij − q_b(w_ij))² / d_j² over the expected kept weights, with quant.py's
+// quantizer of each width, per row and per tensor, without and with groups (whose parameters
+// obs_sensitivity finds itself), and the expected mask against a plain sort per block.
+BOOST_AUTO_TEST_CASE_TEMPLATE(obs_sensitivity_equals_its_formula, DeviceType, SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(17);
+  int const rows = 10, columns = 24;
+  sgpte_test::MatrixXd w =
+      sgpte_test::round_to_float(sgpte_test::random_matrix(rows, columns, generator));
+  w.col(5).setZero(); // a dead column: no error at any width
+  sgpte_test::MatrixXd lower = sgpte_test::random_matrix(columns, columns, generator);
+  for (int j = 0; j < columns; ++j)
+    lower(j, j) = 0.5 + std::abs(lower(j, j));
+  lower = sgpte_test::round_to_float(lower); // the values the device holds
+  std::vector<int> sweep_order(columns);
+  std::iota(sweep_order.begin(), sweep_order.end(), 0);
+  std::shuffle(sweep_order.begin(), sweep_order.end(), generator);
+  std::vector<int> const widths = {2, 3, 4, 8};
+  int const block_size = 16;
+  for (double sparsity : {0.0, 0.5})
+  {
+    // The expected mask: per block of 16 columns, w²/d² (in float, as the sweep computes it)
+    // above the value of rank floor(numel · sparsity) is kept.
+    sgpte_test::MaskMatrix kept = sgpte_test::MaskMatrix::Constant(rows, columns, true);
+    for (int begin = 0; sparsity > 0.0 && begin < columns; begin += block_size)
+    {
+      int const count = std::min(block_size, columns - begin);
+      std::vector<float> scores;
+      auto const score = [&](int i, int k)
+      {
+        float const x = static_cast<float>(w(i, k)), d = static_cast<float>(lower(k, k));
+        return (x * x) / (d * d);
+      };
+      for (int k = begin; k < begin + count; ++k)
+        for (int i = 0; i < rows; ++i)
+          scores.push_back(score(i, k));
+      std::sort(scores.begin(), scores.end());
+      float const threshold =
+          scores[static_cast<std::size_t>(static_cast<double>(rows) * count * sparsity)];
+      for (int k = begin; k < begin + count; ++k)
+        for (int i = 0; i < rows; ++i)
+          kept(i, k) = score(i, k) > threshold;
+    }
+    for (bool per_channel : {true, false})
+      for (int group_size : {0, 8})
+      {
+        BOOST_TEST_CONTEXT("sparsity " << sparsity << " per channel " << per_channel
+                                       << " group size " << group_size)
+        {
+          int const groups = group_size > 0 ? columns / group_size : 1;
+          sgpte::QuantizationPlan<ExecutionSpace> plan;
+          plan.options.per_channel = per_channel;
+          plan.options.group_size = group_size;
+          plan.widths = widths;
+          plan.maxq = sgpte::Vector<ExecutionSpace, float>("maxq", widths.size());
+          auto maxq = Kokkos::create_mirror_view(plan.maxq);
+          for (std::size_t k = 0; k < widths.size(); ++k)
+            maxq(k) = static_cast<float>((1 << widths[k]) - 1);
+          Kokkos::deep_copy(plan.maxq, maxq);
+          using parameter_view = typename sgpte::QuantizationPlan<ExecutionSpace>::parameter_view;
+          int const parameter_rows = per_channel ? rows : 1;
+          plan.scale = parameter_view("scale", parameter_rows, groups, widths.size());
+          plan.zero = parameter_view("zero", parameter_rows, groups, widths.size());
+          sgpte::detail::ExpectedMask<ExecutionSpace> mask{
+              sgpte_test::to_device<ExecutionSpace>(w),
+              sgpte_test::to_device<ExecutionSpace>(lower),
+              {},
+              block_size};
+          if (group_size == 0)
+            sgpte::find_quantization_parameters(space, mask.weight, 0, columns, 0, plan);
+          if (sparsity > 0.0)
+            mask.thresholds = sgpte::detail::expected_mask_thresholds(
+                space, mask.weight, mask.lower, sparsity, block_size);
+          auto const errors = sgpte::obs_sensitivity(space, mask, plan, sweep_order);
+          auto const kept_per_column =
+              sgpte::detail::expected_kept_per_column(space, mask, sweep_order);
+          BOOST_TEST(errors.columns() == static_cast<std::size_t>(columns));
+          BOOST_TEST(errors.options() == widths.size());
+          for (int g = 0; g < groups; ++g)
+          {
+            int const begin = g * (group_size > 0 ? group_size : columns);
+            int const end = group_size > 0 ? begin + group_size : columns;
+            auto const quantizers = sgpte_test::reference_quantizers(w, begin, end, plan.options);
+            for (int k = begin; k < end; ++k)
+              for (std::size_t o = 0; o < widths.size(); ++o)
+              {
+                double expected = 0.0;
+                std::int64_t kept_count = 0;
+                for (int i = 0; i < rows; ++i)
+                {
+                  if (!kept(i, k))
+                    continue;
+                  double const e = w(i, k) - quantizers[per_channel ? i : 0][widths[o]](w(i, k));
+                  expected += e * e;
+                  ++kept_count;
+                }
+                BOOST_TEST(kept_per_column[sweep_order[k]] == kept_count);
+                expected /= lower(k, k) * lower(k, k);
+                BOOST_TEST(errors(sweep_order[k], o) == expected,
+                           boost::test_tools::tolerance(1e-9));
+              }
+          }
+          BOOST_TEST(errors(sweep_order[5], 0) == 0.0);
+        }
+      }
   }
 }
 
