@@ -25,7 +25,8 @@ public:
   // defaults: the program's defaults. A default unstructured sparsity gives way to N:M
   // options, and a default target average gives way to --wbits.
   CompressionCli(CLI::App &app, CompressionOptions const &defaults)
-      : _values(defaults), _allocation(to_string(defaults.allocation))
+      : _values(defaults), _allocation(to_string(defaults.allocation)),
+        _sensitivity(to_string(defaults.sensitivity))
   {
     if (defaults.target_average_bits)
       _target = *defaults.target_average_bits;
@@ -46,12 +47,22 @@ public:
                    "Times the damping is multiplied by 10 when H is not positive definite")
         ->capture_default_str();
     _wbits = app.add_option("--wbits", _values.wbits, "Uniform quantization bits (0: none)");
-    _target_option = app.add_option("--target-avg-bits", _target, "Mixed precision: target average bits per column");
-    app.add_option("--bit-allocation", _allocation,
-                   "Mixed-precision allocation: budget meets --target-avg-bits (the most important "
-                   "columns get the widths it pays for); quantile gives the seed's fixed tiers by "
-                   "importance and does not enforce the target")
-        ->check(CLI::IsMember({"quantile", "budget"}))
+    _target_option = app.add_option("--target-avg-bits", _target,
+                                    "Mixed precision: target average bits per column");
+    app.add_option(
+           "--bit-allocation", _allocation,
+           "Mixed-precision allocation: packed keeps every layer within the packed bytes of "
+           "uniform --target-avg-bits quantization (scales, zeros and widths counted; it may "
+           "use fewer widths); budget meets --target-avg-bits in bits per column; quantile gives "
+           "the seed's fixed tiers by importance score and does not enforce the target")
+        ->check(CLI::IsMember({"quantile", "budget", "packed"}))
+        ->capture_default_str();
+    app.add_option(
+           "--sensitivity", _sensitivity,
+           "What packed and budget minimise: obs, each column's expected OBS error at each width "
+           "(from the weights, the quantizer and the inverse-Hessian factor); score, the "
+           "importance score's importance x 4^-bits")
+        ->check(CLI::IsMember({"obs", "score"}))
         ->capture_default_str();
     app.add_option("--bit-options", _bit_options, "Bit widths to choose from, comma separated")
         ->capture_default_str();
@@ -103,7 +114,10 @@ public:
       options.sparsity = 0.0;
     if (_wbits->count() > 0 && _target_option->count() == 0)
       options.target_average_bits.reset();
-    options.allocation = _allocation == "budget" ? AllocationMethod::budget : AllocationMethod::quantile;
+    options.allocation = _allocation == "packed"   ? AllocationMethod::packed
+                         : _allocation == "budget" ? AllocationMethod::budget
+                                                   : AllocationMethod::quantile;
+    options.sensitivity = _sensitivity == "obs" ? Sensitivity::obs : Sensitivity::score;
     options.bit_options = parse_list<int>(_bit_options, "--bit-options");
     options.quantiles = parse_list<double>(_quantiles, "--quantiles");
     auto const weights = parse_list<double>(_importance, "--importance-weights");
@@ -119,6 +133,7 @@ private:
   CompressionOptions _values;
   std::optional<double> _target;
   std::string _allocation;
+  std::string _sensitivity;
   std::string _bit_options = "2,3,4,6,8";
   std::string _quantiles = "0.2,0.4,0.6,0.8";
   std::string _importance = "0.25,0.25,0.15,0.25,0.10";

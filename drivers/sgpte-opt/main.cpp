@@ -7,7 +7,8 @@
 // sequence, as the reference's opt_sequential does, from --nsamples windows of --seqlen
 // tokens drawn from the calibration stream with Python's random.seed(--seed); perplexity is
 // measured on the evaluation stream's non-overlapping windows before and after. Defaults:
-// 50 % unstructured sparsity and mixed precision at 4.0 average bits, budget allocation.
+// 50 % unstructured sparsity and mixed precision within the packed bytes of uniform 4-bit
+// (packed allocation on the columns' OBS sensitivity).
 // The forward passes run in the checkpoint's dtype on a GPU (fp16 for an F16 checkpoint, as
 // the official pipeline runs it) and in fp32 on the host; the statistics and the sweep in fp32.
 // --export gptq|compressed-tensors DIR also writes the compressed model in a layout inference
@@ -600,8 +601,10 @@ int main(int argc, char *argv[])
   CLI::App app{
       "Compress an OPT checkpoint (SparseGPT pruning fused with mixed-precision GPTQ, layer by "
       "layer as the reference's opt_sequential) and measure its perplexity. Defaults: 50 % "
-      "unstructured sparsity, 4.0 average bits with budget allocation; --wbits B sets uniform "
-      "bits instead (0: no quantization), --prunen/--prunem N:M pruning instead of --sparsity.",
+      "unstructured sparsity, mixed precision at a 4.0-bit target with packed allocation (each "
+      "layer at most the packed bytes of uniform 4-bit, widths chosen by the columns' OBS "
+      "sensitivity); --wbits B sets uniform bits instead (0: no quantization), --prunen/--prunem "
+      "N:M pruning instead of --sparsity.",
       "sgpte-opt"};
   app.footer(sgpte::drivers::KokkosArguments::help_footer);
   Arguments arguments;
@@ -625,7 +628,7 @@ int main(int argc, char *argv[])
   auto *layers = app.add_option_group("Layers");
   layers->add_option(
       "--layer-bits", arguments.layer_bits,
-      "Per-layer target average bits, e.g. 0-5:3.5,6-11:4.5 (needs --bit-allocation budget)");
+      "Per-layer target average bits, e.g. 0-5:3.5,6-11:4.5 (needs --bit-allocation packed or budget)");
   layers->add_option("--min-layer", arguments.min_layer, "Compress layers i with min <= i < max")
       ->capture_default_str();
   layers->add_option("--max-layer", arguments.max_layer, "See --min-layer (default: all layers)");
@@ -690,7 +693,6 @@ int main(int argc, char *argv[])
   sgpte::CompressionOptions defaults;
   defaults.sparsity = 0.5;
   defaults.target_average_bits = 4.0;
-  defaults.allocation = sgpte::AllocationMethod::budget;
   sgpte::drivers::CompressionCli cli(app, defaults);
   CLI11_PARSE(app, command_line.program_argc(), command_line.program_argv());
   auto const kokkos = command_line.initialize_kokkos();

@@ -30,12 +30,17 @@ struct CompressionOptions
   int max_damping_retries = 4;
 
   // Quantization: off by default. Uniform: every column wbits bits (the reference GPTQ).
-  // Mixed: target_average_bits set, widths from bit_options chosen per column by the
-  // importance score with the allocation method: budget by default, which meets the target;
-  // the seed's quantile tiers on request (they do not enforce it, SPEC §5).
+  // Mixed: target_average_bits set, widths from bit_options chosen per column with the
+  // allocation method: packed by default, which keeps the layer within the packed bytes of
+  // uniform quantization at the target (allocation/packed_budget.hpp); budget meets the
+  // target in nominal bits per column (SPEC §5); the seed's quantile tiers on request (they
+  // do not enforce it). The budget methods minimise the columns' sensitivity: their expected
+  // OBS error at each width (importance/obs_sensitivity.hpp), or the five-term importance
+  // score's importance · 4^(−b) (SPEC §5); quantile always ranks by the score.
   int wbits = 0;
   std::optional<double> target_average_bits;
-  AllocationMethod allocation = AllocationMethod::budget;
+  AllocationMethod allocation = AllocationMethod::packed;
+  Sensitivity sensitivity = Sensitivity::obs;
   std::vector<int> bit_options = {2, 3, 4, 6, 8};
   std::vector<double> quantiles = {0.2, 0.4, 0.6, 0.8};
   ImportanceWeights importance_weights;

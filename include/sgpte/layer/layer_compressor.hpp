@@ -13,11 +13,13 @@
 // one calibration; free() releases it.
 
 #include <sgpte/allocation/bit_allocation.hpp>
+#include <sgpte/allocation/packed_budget.hpp>
 #include <sgpte/calibration/calibration_statistics.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/finite.hpp>
 #include <sgpte/core/views.hpp>
 #include <sgpte/importance/importance_score.hpp>
+#include <sgpte/importance/obs_sensitivity.hpp>
 #include <sgpte/io/dtype.hpp>
 #include <sgpte/layer/compression_options.hpp>
 #include <sgpte/layer/detail/column_order.hpp>
@@ -26,12 +28,15 @@
 #include <sgpte/packed/layer_layout.hpp>
 #include <sgpte/quantization/quantizer.hpp>
 #include <sgpte/stats/quantization_stats.hpp>
+#include <sgpte/sweep/detail/expected_mask.hpp>
 #include <sgpte/sweep/fused_sweep.hpp>
 
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -137,6 +142,15 @@ private:
 
   QuantizationPlan<ExecutionSpace> make_plan(ExecutionSpace const &space, CompressionOptions const &options) const;
 
+  // Mixed precision's widths per column (original order); work and lower in sweep order.
+  std::vector<std::uint8_t> allocate(ExecutionSpace const &space, CompressionOptions const &options,
+                                     LayerResult<ExecutionSpace> const &result,
+                                     Matrix<ExecutionSpace> const &work,
+                                     Matrix<ExecutionSpace> const &lower) const;
+
+  // The weights the sweep will keep per column, on average, without pruning or with N:M.
+  static double mean_kept_per_column(int rows, int columns, CompressionOptions const &options);
+
   static io::Dtype float_dtype(int bytes)
   {
     if (bytes != 2 && bytes != 4 && bytes != 8)
@@ -182,6 +196,63 @@ QuantizationPlan<ExecutionSpace> LayerCompressor<ExecutionSpace>::make_plan(Exec
   if (group_size == 0)
     find_quantization_parameters(space, _weight, 0, columns, 0, plan);
   return plan;
+}
+
+template <class ExecutionSpace>
+std::vector<std::uint8_t> LayerCompressor<ExecutionSpace>::allocate(
+    ExecutionSpace const &space, CompressionOptions const &options,
+    LayerResult<ExecutionSpace> const &result, Matrix<ExecutionSpace> const &work,
+    Matrix<ExecutionSpace> const &lower) const
+{
+  std::vector<double> const &importance = result.importance.importance;
+  double const target = *options.target_average_bits;
+  if (options.allocation == AllocationMethod::quantile)
+    return allocate_bits_quantile(importance, options.bit_options, options.quantiles);
+  if (options.allocation == AllocationMethod::budget && options.sensitivity == Sensitivity::score)
+    return allocate_bits_budget(importance, options.bit_options, target);
+  // The sweep's unstructured mask, as expected from the untouched weights; N:M keeps the same
+  // share of every column (up to the last group), so its columns are costed at the mean.
+  detail::ExpectedMask<ExecutionSpace> mask{work, lower, {}, options.block_size};
+  bool const unstructured = options.prune_n == 0 && options.sparsity > 0.0;
+  if (unstructured)
+    mask.thresholds =
+        detail::expected_mask_thresholds(space, work, lower, options.sparsity, options.block_size);
+  ColumnErrors const errors =
+      options.sensitivity == Sensitivity::obs
+          ? obs_sensitivity(space, mask, result.quantization, result.sweep_order)
+          : ColumnErrors::from_importance(importance, options.bit_options);
+  int const rows = static_cast<int>(_weight.extent(0));
+  int const columns = static_cast<int>(_weight.extent(1));
+  if (options.allocation == AllocationMethod::budget)
+    return allocate_bits_by_errors(errors, options.bit_options, bit_budget(target, columns));
+  std::vector<std::int64_t> const kept =
+      unstructured
+          ? detail::expected_kept_per_column(space, mask, result.sweep_order)
+          : std::vector<std::int64_t>(columns, static_cast<std::int64_t>(std::ceil(
+                                                   mean_kept_per_column(rows, columns, options))));
+  double const mean_kept = std::max(
+      1.0,
+      static_cast<double>(std::accumulate(kept.begin(), kept.end(), std::int64_t(0))) / columns);
+  return allocate_bits_packed(
+      errors, options.bit_options, target, mean_kept,
+      [&](std::vector<std::uint8_t> const &bits) {
+        return packed::make_layer_layout(rows, bits, kept, options, _storage_dtype).file_bytes();
+      });
+}
+
+template <class ExecutionSpace>
+double LayerCompressor<ExecutionSpace>::mean_kept_per_column(int rows, int columns,
+                                                             CompressionOptions const &options)
+{
+  if (options.prune_n == 0)
+    return rows;
+  std::int64_t kept = 0;
+  for (int begin = 0; begin < columns; begin += options.prune_m)
+  {
+    int const size = std::min(options.prune_m, columns - begin);
+    kept += static_cast<std::int64_t>(rows) * (size - std::min(options.prune_n, size));
+  }
+  return static_cast<double>(kept) / columns;
 }
 
 template <class ExecutionSpace>
@@ -301,10 +372,7 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(Executi
   {
     stats.target_average_bits = options.target_average_bits;
     stats.allocation = to_string(options.allocation);
-    result.bits = options.allocation == AllocationMethod::quantile
-                      ? allocate_bits_quantile(result.importance.importance, options.bit_options, options.quantiles)
-                      : allocate_bits_budget(result.importance.importance, options.bit_options,
-                                             *options.target_average_bits);
+    result.bits = allocate(space, options, result, work, lower);
   }
   auto &plan = result.quantization;
   if (plan.enabled())

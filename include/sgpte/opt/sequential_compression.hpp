@@ -85,9 +85,10 @@ struct SequentialOptions
       if (compression.wbits > 0)
         throw InvalidArgument(
             "choose either uniform wbits or a per-layer schedule of target bits, not both");
-      if (compression.allocation != AllocationMethod::budget)
-        throw InvalidArgument("a per-layer schedule of target bits needs the budget allocation "
-                              "(the quantile method does not enforce a target)");
+      if (compression.allocation == AllocationMethod::quantile)
+        throw InvalidArgument(
+            "a per-layer schedule of target bits needs a budget allocation, packed "
+            "or budget (the quantile method does not enforce a target)");
       layer_bits.check_layers(layers, min_layer, end);
     }
     for (int layer = min_layer; layer < end; ++layer)
