@@ -3,11 +3,11 @@
 
 #include <sgpte/stats/quantization_stats.hpp>
 
-#include "trap_invalid_operations.hpp"
-
 #include <boost/test/unit_test.hpp>
 
 #include <sstream>
+
+#include "trap_invalid_operations.hpp"
 
 BOOST_FIXTURE_TEST_SUITE(QuantizationStatistics, sgpte_test::TrapInvalidOperations)
 
@@ -50,12 +50,19 @@ BOOST_AUTO_TEST_CASE(global_figures_sum_up)
   BOOST_TEST(stats.average_bits() == (5.6 * 1000 + 2.0 * 300) / 1300.0, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(stats.size_before_bytes() == 2600);
   BOOST_TEST(stats.size_after_bytes() == 800);
+  // Packed bytes per weight, over every layer: 8 · 800 bytes / 1325 weights.
+  BOOST_TEST(a.packed_bits_per_weight() == 8.0 * 700 / 1000, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(stats.packed_bits_per_weight() == 8.0 * 800 / 1325,
+             boost::test_tools::tolerance(1e-12));
 
   auto const json = stats.to_json();
   BOOST_TEST(json["total_channels"].get<int>() == 45);
   BOOST_TEST(json["layers"].size() == 3u);
   BOOST_TEST(json["layers"][0]["bit_histogram"]["8"].get<int>() == 6);
   BOOST_TEST(json["layers"][0]["target_average_bits"].get<double>() == 4.0);
+  BOOST_TEST(json["packed_bits_per_weight"].get<double>() == stats.packed_bits_per_weight());
+  BOOST_TEST(json["layers"][1]["packed_bits_per_weight"].get<double>() == 8.0 * 100 / 300,
+             boost::test_tools::tolerance(1e-12));
 
   std::ostringstream out;
   stats.print_summary(out);
@@ -63,6 +70,7 @@ BOOST_AUTO_TEST_CASE(global_figures_sum_up)
   BOOST_TEST(text.find("Total channels: 45") != std::string::npos, text);
   BOOST_TEST(text.find("2-bit") != std::string::npos);
   BOOST_TEST(text.find("75.56%") != std::string::npos, text); // 34 / 45
+  BOOST_TEST(text.find("packed: 4.830 bits per weight") != std::string::npos, text);
   BOOST_TEST(text.find("does not enforce the target") != std::string::npos, text);
   BOOST_TEST(text.find("layers.0.fc2") != std::string::npos);
 }

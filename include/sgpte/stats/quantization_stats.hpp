@@ -29,6 +29,12 @@ struct StageSeconds
   double total() const { return statistics + factorization + allocation + sweep; }
 };
 
+// bytes in bits per weight; 0 for no weights.
+inline double bits_per_weight(std::int64_t bytes, std::int64_t weights)
+{
+  return weights > 0 ? 8.0 * static_cast<double>(bytes) / static_cast<double>(weights) : 0.0;
+}
+
 struct LayerStatistics
 {
   std::string name;
@@ -38,7 +44,7 @@ struct LayerStatistics
   std::map<int, std::int64_t> bit_histogram; // columns per bit width; 0 = not quantized
   double average_bits = 0.0;                // over columns; 0 when not quantized
   std::optional<double> target_average_bits;
-  std::string allocation;                   // "uniform", "quantile", "budget" or "none"
+  std::string allocation;                   // "uniform", "quantile", "budget", "packed" or "none"
   double importance_min = 0.0;
   double importance_mean = 0.0;
   double importance_max = 0.0;
@@ -53,6 +59,13 @@ struct LayerStatistics
   bool quantized() const { return average_bits > 0.0; }
   // The dense weights in fp16, the usual baseline of compression ratios.
   std::int64_t dense_fp16_bytes() const { return std::int64_t(2) * rows * columns; }
+  // What the layer really costs per weight: its packed bytes (codes, mask, scales, zeros,
+  // widths) in bits over rows × columns. Configurations compare at equal size by this
+  // number, not by the nominal average_bits.
+  double packed_bits_per_weight() const
+  {
+    return bits_per_weight(size_after_bytes, std::int64_t(rows) * columns);
+  }
   // The quantile method does not enforce a target; say so when the result differs.
   bool misses_target() const
   {
@@ -99,6 +112,11 @@ public:
   }
 
   std::int64_t size_before_bytes() const { return sum(&LayerStatistics::size_before_bytes); }
+  // The packed bytes in bits per weight of all layers (see LayerStatistics).
+  double packed_bits_per_weight() const
+  {
+    return bits_per_weight(size_after_bytes(), dense_fp16_bytes() / 2);
+  }
   std::int64_t size_after_bytes() const { return sum(&LayerStatistics::size_after_bytes); }
   std::int64_t dense_fp16_bytes() const
   {
@@ -121,7 +139,10 @@ public:
       out << format("  %-12s %8lld channels (%6.2f%%)\n", label.c_str(), static_cast<long long>(count),
                     channels > 0 ? 100.0 * count / channels : 0.0);
     }
-    out << format("\nAverage bits: %.3f bits (weighted by rows x columns)\n", average_bits());
+    out << format(
+        "\nAverage bits: %.3f bits (weighted by rows x columns); packed: %.3f bits per weight "
+        "(codes, masks, scales, zeros and widths)\n",
+        average_bits(), packed_bits_per_weight());
     std::int64_t const before = size_before_bytes(), after = size_after_bytes(), fp16 = dense_fp16_bytes();
     out << format("Model size: %.3f MB dense -> %.3f MB packed (ratio %.2fx; dense fp16 %.3f MB, "
                   "ratio %.2fx)\n",
@@ -159,6 +180,7 @@ public:
     return {{"total_channels", total_channels()},
             {"bit_histogram", histogram},
             {"average_bits", average_bits()},
+            {"packed_bits_per_weight", packed_bits_per_weight()},
             {"size_before_bytes", size_before_bytes()},
             {"size_after_bytes", size_after_bytes()},
             {"size_fp16_bytes", dense_fp16_bytes()},
@@ -179,6 +201,7 @@ public:
         {"sparsity", layer.sparsity},
         {"bit_histogram", histogram},
         {"average_bits", layer.average_bits},
+        {"packed_bits_per_weight", layer.packed_bits_per_weight()},
         {"allocation", layer.allocation},
         {"importance", {{"min", layer.importance_min}, {"mean", layer.importance_mean}, {"max", layer.importance_max}}},
         {"loss", layer.loss},
