@@ -6,9 +6,11 @@
 #include <sgpte/config.hpp>
 
 #include <sgpte/allocation/bit_allocation.hpp>
+#include <sgpte/allocation/packed_budget.hpp>
 #include <sgpte/calibration/calibration_statistics.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/importance/importance_score.hpp>
+#include <sgpte/importance/obs_sensitivity.hpp>
 #include <sgpte/layer/compression_options.hpp>
 #include <sgpte/layer/layer_compressor.hpp>
 #include <sgpte/linalg/inverse_hessian_factor.hpp>
