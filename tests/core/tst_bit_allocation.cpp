@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <set>
@@ -186,9 +187,11 @@ BOOST_AUTO_TEST_CASE(error_budget_equals_the_plain_greedy)
       BOOST_TEST((bits == expected));
     }
   }
-  sgpte::ColumnErrors const errors(4, 2);
+  sgpte::ColumnErrors errors(4, 2);
   BOOST_CHECK_THROW(sgpte::allocate_bits_by_errors(errors, {2, 4}, 7), sgpte::InvalidArgument);
   BOOST_CHECK_THROW(sgpte::allocate_bits_by_errors(errors, {2, 4, 8}, 12), sgpte::InvalidArgument);
+  errors(3, 1) = std::numeric_limits<double>::infinity();
+  BOOST_CHECK_THROW(sgpte::allocate_bits_by_errors(errors, {2, 4}, 12), sgpte::InvalidArgument);
 }
 
 // The packed budget against packed::LayerLayout's byte count of the result: never more than

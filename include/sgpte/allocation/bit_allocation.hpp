@@ -262,6 +262,10 @@ inline std::vector<std::uint8_t> allocate_bits_by_errors(ColumnErrors const &err
     throw InvalidArgument("the error table has " + std::to_string(errors.options()) +
                           " options for " + std::to_string(bit_options.size()) + " bit options");
   std::size_t const n = errors.columns();
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t o = 0; o < errors.options(); ++o)
+      if (!std::isfinite(errors(j, o)))
+        throw InvalidArgument("the expected error of column " + std::to_string(j) + " is not finite");
   std::int64_t const remaining = bit_sum - static_cast<std::int64_t>(n) * bit_options.front();
   if (remaining < 0)
     throw InvalidArgument("a budget of " + std::to_string(bit_sum) + " bits cannot give " +
