@@ -13,11 +13,8 @@ set -euo pipefail
 archive=$(realpath "${1:?the packed build}")
 model=${2:?the model directory}
 out=${3:?the output directory}
+source "$(dirname "$0")/unpack_build.sh"
 cd "$(dirname "$0")/../.."
-packed=${archive%.tar.xz}
-[[ -d $packed ]] || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
-  "$archive" "$(dirname "$archive")"
-export LD_LIBRARY_PATH=$packed/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
