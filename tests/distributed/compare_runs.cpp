@@ -1,8 +1,10 @@
 // Compares two sgpte-opt runs of the same model and options: their compressed checkpoints
 // (model.safetensors) tensor by tensor, and their statistics JSON's perplexities. Passes
 // (status 0) when at most --max-differing-fraction of all the weights differ at all and the
-// compressed perplexities are within --perplexity-tolerance (relative) of each other; the
-// dense ones, which do not depend on the calibration, must be equal. Prints what it found.
+// compressed perplexities are within --perplexity-tolerance (relative) of each other, and so
+// are the dense ones: these do not depend on the calibration, but each process evaluates its
+// share of the windows, and a GPU's products round differently for a batch of another size
+// (cuBLAS picks its kernel by shape; measured on an H200: 2e-11 apart). Prints what it found.
 //
 //   sgpte_compare_runs A_DIR A.json B_DIR B.json --max-differing-fraction F --perplexity-tolerance
 //   T
@@ -90,7 +92,8 @@ int main(int argc, char *argv[])
   if (perplexity_difference > perplexity_tolerance)
     ok = false,
     std::printf("FAIL: the compressed perplexities differ by more than %g\n", perplexity_tolerance);
-  if (dense_a != dense_b)
-    ok = false, std::printf("FAIL: the dense perplexities differ\n");
+  if (std::fabs(dense_b / dense_a - 1.0) > perplexity_tolerance)
+    ok = false,
+    std::printf("FAIL: the dense perplexities differ by more than %g\n", perplexity_tolerance);
   return ok ? 0 : 1;
 }
