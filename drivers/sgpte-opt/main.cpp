@@ -209,8 +209,8 @@ void require_exportable_run(Arguments const &arguments, Plan const &plan, int la
                                  "--max-layer): loaders take every linear layer as quantized");
   std::filesystem::path const directory = arguments.export_format_and_directory.back();
   std::error_code error;
-  for (auto const &[option, other] : {std::pair{"the model directory", arguments.model},
-                                      std::pair{"--output", arguments.output}})
+  for (auto const &[option, other] :
+       {std::pair{"the model directory", arguments.model}, std::pair{"--output", arguments.output}})
     if (!other.empty() && std::filesystem::equivalent(directory, other, error))
       throw sgpte::InvalidArgument("--export " + directory.string() + " is " + option +
                                    ", whose config.json and model.safetensors it would replace; "
@@ -362,8 +362,8 @@ void print_results(Arguments const &arguments, Plan const &plan, Results const &
       std::cout << "Exported (" << arguments.export_format_and_directory.front() << ") to "
                 << arguments.export_format_and_directory.back() << "\n";
     if (!arguments.save_packed.empty())
-      std::cout << "Packed model written to " << arguments.save_packed << ": " << results.packed_bytes
-                << " bytes (layers " << results.stats.size_after_bytes()
+      std::cout << "Packed model written to " << arguments.save_packed << ": "
+                << results.packed_bytes << " bytes (layers " << results.stats.size_after_bytes()
                 << " as reported above, the other tensors and the manifest the rest)\n";
     std::cout << "Peak device memory (Kokkos allocations): "
               << sgpte::opt::MemoryPlan::gib(results.peak_device_bytes) << "\n";
@@ -513,9 +513,9 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
                                                             ExecutionSpace::name(), ranks.size()));
       if (arguments.resume)
       {
-        plan.sequential.restored_until = checkpoints->restore(
-            checkpoint, plan.sequential.min_layer,
-            plan.sequential.end_layer(checkpoint.layers()), results.stats);
+        plan.sequential.restored_until =
+            checkpoints->restore(checkpoint, plan.sequential.min_layer,
+                                 plan.sequential.end_layer(checkpoint.layers()), results.stats);
         if (ranks.leads())
           std::cout << "resuming: layers " << plan.sequential.min_layer << " to "
                     << plan.sequential.restored_until - 1 << " restored from "
@@ -626,9 +626,9 @@ int main(int argc, char *argv[])
                    "Seed of the calibration windows (Python's random.seed)")
       ->capture_default_str();
   auto *layers = app.add_option_group("Layers");
-  layers->add_option(
-      "--layer-bits", arguments.layer_bits,
-      "Per-layer target average bits, e.g. 0-5:3.5,6-11:4.5 (needs --bit-allocation packed or budget)");
+  layers->add_option("--layer-bits", arguments.layer_bits,
+                     "Per-layer target average bits, e.g. 0-5:3.5,6-11:4.5 (needs --bit-allocation "
+                     "packed or budget)");
   layers->add_option("--min-layer", arguments.min_layer, "Compress layers i with min <= i < max")
       ->capture_default_str();
   layers->add_option("--max-layer", arguments.max_layer, "See --min-layer (default: all layers)");
