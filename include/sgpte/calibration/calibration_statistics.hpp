@@ -103,16 +103,8 @@ public:
   // projections), instead of accumulating them again.
   void copy_from(ExecutionSpace const &space, CalibrationStatistics const &other)
   {
-    if (other.columns() != columns())
-      throw InvalidArgument("cannot copy calibration statistics of " +
-                            std::to_string(other.columns()) + " input columns into statistics of " +
-                            std::to_string(columns()));
-    require_hessian();
-    other.require_hessian();
-    Kokkos::deep_copy(space, _hessian, other._hessian);
-    Kokkos::deep_copy(space, _columns.mean_abs, other._columns.mean_abs);
-    Kokkos::deep_copy(space, _columns.mean, other._columns.mean);
-    Kokkos::deep_copy(space, _columns.m2, other._columns.m2);
+    copy_statistics(space, "copy", "into", other._hessian, other._columns.mean_abs,
+                    other._columns.mean, other._columns.m2, [&] { other.require_hessian(); });
     _tokens = other._tokens;
     _samples = other._samples;
     _upper_behind = other._upper_behind;
@@ -136,15 +128,7 @@ public:
   // of all processes' samples.
   void assign(ExecutionSpace const &space, HostCalibrationStatistics const &host)
   {
-    if (host.columns() != columns())
-      throw InvalidArgument("cannot assign calibration statistics of " +
-                            std::to_string(host.columns()) + " input columns to statistics of " +
-                            std::to_string(columns()));
-    require_hessian();
-    Kokkos::deep_copy(space, _hessian, host.hessian);
-    Kokkos::deep_copy(space, _columns.mean_abs, host.mean_abs);
-    Kokkos::deep_copy(space, _columns.mean, host.mean);
-    Kokkos::deep_copy(space, _columns.m2, host.m2);
+    copy_statistics(space, "assign", "to", host.hessian, host.mean_abs, host.mean, host.m2, [] {});
     space.fence(); // `host` may go before the copies ran
     _tokens = host.tokens;
     _samples = host.samples;
@@ -161,6 +145,28 @@ private:
   {
     if (_hessian.data() == nullptr)
       throw InvalidArgument("the Hessian of this layer was already released");
+  }
+
+  // copy_from's and assign's copy: refuses a source of another column count ("cannot <verb>
+  // calibration statistics of … input columns <preposition> statistics of …"), then, once
+  // check_source() accepted it, copies its H and column statistics into these on `space`.
+  template <class HessianView, class ColumnView, class CheckSource>
+  void copy_statistics(ExecutionSpace const &space, char const *verb, char const *preposition,
+                       HessianView const &hessian, ColumnView const &mean_abs,
+                       ColumnView const &mean, ColumnView const &m2,
+                       CheckSource const &check_source)
+  {
+    int const source_columns = static_cast<int>(mean.extent(0));
+    if (source_columns != columns())
+      throw InvalidArgument(std::string("cannot ") + verb + " calibration statistics of " +
+                            std::to_string(source_columns) + " input columns " + preposition +
+                            " statistics of " + std::to_string(columns()));
+    require_hessian();
+    check_source();
+    Kokkos::deep_copy(space, _hessian, hessian);
+    Kokkos::deep_copy(space, _columns.mean_abs, mean_abs);
+    Kokkos::deep_copy(space, _columns.mean, mean);
+    Kokkos::deep_copy(space, _columns.m2, m2);
   }
 
   Matrix<ExecutionSpace> _hessian;
@@ -183,8 +189,8 @@ private:
 
 template <class ExecutionSpace>
 template <class InputView>
-void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &space, InputView const &inputs,
-                                                      std::int64_t samples)
+void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &space,
+                                                      InputView const &inputs, std::int64_t samples)
 {
   static_assert(Kokkos::is_view<InputView>::value, "inputs must be a Kokkos::View");
   static_assert(InputView::rank == 2, "inputs must be tokens × columns");
@@ -202,7 +208,8 @@ void CalibrationStatistics<ExecutionSpace>::add_batch(ExecutionSpace const &spac
   if (batch_tokens == 0)
     return;
   if (samples < 1)
-    throw InvalidArgument("a calibration batch holds at least one sample, got " + std::to_string(samples));
+    throw InvalidArgument("a calibration batch holds at least one sample, got " +
+                          std::to_string(samples));
   require_hessian();
 
   Kokkos::Profiling::pushRegion("sgpte::add_batch");
