@@ -11,6 +11,7 @@
 // Dead columns (H_jj = 0) get importance 0 and are left out of the means.
 
 #include <sgpte/calibration/calibration_statistics.hpp>
+#include <sgpte/core/detail/column_teams.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
 #include <sgpte/core/views.hpp>
@@ -33,7 +34,10 @@ struct ImportanceWeights
   double output = 0.25;
   double stability = 0.10;
 
-  std::array<double, 5> as_array() const { return {activation, hessian, weight, output, stability}; }
+  std::array<double, 5> as_array() const
+  {
+    return {activation, hessian, weight, output, stability};
+  }
 
   void validate() const
   {
@@ -49,8 +53,8 @@ struct ImportanceWeights
   }
 };
 
-inline constexpr std::array<char const *, 5> importance_term_names = {"activation", "hessian", "weight",
-                                                                      "output", "stability"};
+inline constexpr std::array<char const *, 5> importance_term_names = {
+    "activation", "hessian", "weight", "output", "stability"};
 
 // Per column (original column order): the five normalised terms and the combined score.
 struct ImportanceScores
@@ -66,7 +70,8 @@ struct ImportanceScores
 template <class ExecutionSpace>
 std::array<std::vector<double>, 5>
 raw_importance_terms(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
-                     Matrix<ExecutionSpace> const &lower, CalibrationStatistics<ExecutionSpace> const &statistics,
+                     Matrix<ExecutionSpace> const &lower,
+                     CalibrationStatistics<ExecutionSpace> const &statistics,
                      Vector<ExecutionSpace, int> const &column_of)
 {
   using memory_space = typename ExecutionSpace::memory_space;
@@ -77,42 +82,39 @@ raw_importance_terms(ExecutionSpace const &space, Matrix<ExecutionSpace> const &
   auto const mean = statistics.column_mean();
   auto const m2 = statistics.column_m2();
   Kokkos::View<double **, Kokkos::LayoutLeft, memory_space> terms(
-      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::importance_terms"), columns, 5);
-  using team_policy = Kokkos::TeamPolicy<ExecutionSpace>;
-  using member_type = typename team_policy::member_type;
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::importance_terms"), columns,
+      5);
   Kokkos::parallel_for(
-      "sgpte::importance_terms", team_policy(space, columns, Kokkos::AUTO),
-      KOKKOS_LAMBDA(member_type const &team) {
+      "sgpte::importance_terms", detail::column_teams(space, columns),
+      KOKKOS_LAMBDA(detail::ColumnTeam<ExecutionSpace> const &team) {
         int const j = team.league_rank();
-        double abs_sum = 0.0, square_sum = 0.0, inverse_diagonal = 0.0;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, rows),
-            [&](int i, double &partial) { partial += compat::fabs(weight(i, j)); }, abs_sum);
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, rows),
-            [&](int i, double &partial) {
-              double const w = weight(i, j);
-              partial += w * w;
-            },
-            square_sum);
+        double const abs_sum =
+            detail::team_sum<double>(team, rows, [&](int i) { return compat::fabs(weight(i, j)); });
+        auto const weight_squared = [&](int i)
+        {
+          double const w = weight(i, j);
+          return w * w;
+        };
+        double const square_sum = detail::team_sum<double>(team, rows, weight_squared);
         // [H⁻¹]_jj = Σ_k L(j, k)² since H⁻¹ = L Lᵀ.
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, j + 1),
-            [&](int k, double &partial) {
-              double const l = lower(j, k);
-              partial += l * l;
-            },
-            inverse_diagonal);
-        Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          int const c = column_of(j);
-          double const variance = m2(c) / tokens;
-          double const mean_square = variance + mean(c) * mean(c);
-          terms(j, 0) = mean_abs(c);
-          terms(j, 1) = 1.0 / inverse_diagonal;
-          terms(j, 2) = abs_sum / rows;
-          terms(j, 3) = compat::sqrt(square_sum) * compat::sqrt(mean_square);
-          terms(j, 4) = variance;
-        });
+        auto const lower_squared = [&](int k)
+        {
+          double const l = lower(j, k);
+          return l * l;
+        };
+        double const inverse_diagonal = detail::team_sum<double>(team, j + 1, lower_squared);
+        Kokkos::single(Kokkos::PerTeam(team),
+                       [&]()
+                       {
+                         int const c = column_of(j);
+                         double const variance = m2(c) / tokens;
+                         double const mean_square = variance + mean(c) * mean(c);
+                         terms(j, 0) = mean_abs(c);
+                         terms(j, 1) = 1.0 / inverse_diagonal;
+                         terms(j, 2) = abs_sum / rows;
+                         terms(j, 3) = compat::sqrt(square_sum) * compat::sqrt(mean_square);
+                         terms(j, 4) = variance;
+                       });
       });
   auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), terms);
   std::array<std::vector<double>, 5> result;

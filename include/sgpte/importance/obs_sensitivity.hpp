@@ -11,6 +11,7 @@
 // estimate: the sweep quantizes and prunes the weights as earlier columns left them.
 
 #include <sgpte/allocation/bit_allocation.hpp>
+#include <sgpte/core/detail/column_teams.hpp>
 #include <sgpte/core/views.hpp>
 #include <sgpte/quantization/quantizer.hpp>
 #include <sgpte/sweep/detail/expected_mask.hpp>
@@ -61,30 +62,26 @@ obs_sensitivity(ExecutionSpace const &space, detail::ExpectedMask<ExecutionSpace
   Kokkos::View<double **, Kokkos::LayoutRight, memory_space> errors(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::obs_sensitivity"), columns,
       widths);
-  using team_policy = Kokkos::TeamPolicy<ExecutionSpace>;
-  using member_type = typename team_policy::member_type;
   Kokkos::parallel_for(
-      "sgpte::obs_sensitivity", team_policy(space, columns, Kokkos::AUTO),
-      KOKKOS_LAMBDA(member_type const &team) {
+      "sgpte::obs_sensitivity", detail::column_teams(space, columns),
+      KOKKOS_LAMBDA(detail::ColumnTeam<ExecutionSpace> const &team) {
         int const j = team.league_rank();
         int const group = group_size > 0 ? j / group_size : 0;
         double const d = lower(j, j);
         for (int w = 0; w < widths; ++w)
         {
-          double sum = 0.0;
-          Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, rows),
-              [&](int i, double &partial)
+          double const sum = detail::team_sum<double>(
+              team, rows,
+              [&](int i)
               {
                 if (!mask.kept(i, j))
-                  return;
+                  return 0.0;
                 int const p = per_channel ? i : 0;
                 float const x = weight(i, j);
                 double const e = static_cast<double>(x) -
                                  quantize_value(x, scale(p, group, w), zero(p, group, w), maxq(w));
-                partial += e * e;
-              },
-              sum);
+                return e * e;
+              });
           Kokkos::single(Kokkos::PerTeam(team), [&]() { errors(j, w) = sum / (d * d); });
         }
       });

@@ -9,6 +9,7 @@
 // is checked before the sweep starts, with a margin (limit) for the growth of the weights
 // under the sweep's updates and for w − q reaching 2|w|.
 
+#include <sgpte/core/detail/column_teams.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
 #include <sgpte/core/views.hpp>
 
@@ -37,10 +38,9 @@ sweep_range_problem(ExecutionSpace const &space, Matrix<ExecutionSpace> const &w
   // Per column: the largest |w| and d.
   Kokkos::View<float *[2], typename ExecutionSpace::memory_space> range(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::sweep_range"), columns);
-  using team_policy = Kokkos::TeamPolicy<ExecutionSpace>;
   Kokkos::parallel_for(
-      "sgpte::sweep_range", team_policy(space, columns, Kokkos::AUTO),
-      KOKKOS_LAMBDA(typename team_policy::member_type const &team) {
+      "sgpte::sweep_range", column_teams(space, columns),
+      KOKKOS_LAMBDA(ColumnTeam<ExecutionSpace> const &team) {
         int const j = team.league_rank();
         float largest = 0.0f;
         Kokkos::parallel_reduce(

@@ -7,6 +7,7 @@
 // them, so past the first block this is an estimate. Mixed precision uses it to cost each
 // column by the weights it will keep and to leave the pruned ones out of the OBS sensitivity.
 
+#include <sgpte/core/detail/column_teams.hpp>
 #include <sgpte/core/views.hpp>
 #include <sgpte/sweep/detail/block_threshold.hpp>
 
@@ -70,16 +71,12 @@ std::vector<std::int64_t> expected_kept_per_column(ExecutionSpace const &space,
   int const columns = static_cast<int>(mask.weight.extent(1));
   Vector<ExecutionSpace, std::int64_t> kept(Kokkos::view_alloc(space, "sgpte::expected_kept"),
                                             columns);
-  using team_policy = Kokkos::TeamPolicy<ExecutionSpace>;
-  using member_type = typename team_policy::member_type;
   Kokkos::parallel_for(
-      "sgpte::expected_kept", team_policy(space, columns, Kokkos::AUTO),
-      KOKKOS_LAMBDA(member_type const &team) {
+      "sgpte::expected_kept", column_teams(space, columns),
+      KOKKOS_LAMBDA(ColumnTeam<ExecutionSpace> const &team) {
         int const j = team.league_rank();
-        std::int64_t count = 0;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, rows),
-            [&](int r, std::int64_t &partial) { partial += mask.kept(r, j) ? 1 : 0; }, count);
+        std::int64_t const count =
+            team_sum<std::int64_t>(team, rows, [&](int r) { return mask.kept(r, j) ? 1 : 0; });
         Kokkos::single(Kokkos::PerTeam(team), [&]() { kept(j) = count; });
       });
   auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), kept);
