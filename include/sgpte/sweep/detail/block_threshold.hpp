@@ -29,9 +29,9 @@ public:
   static constexpr int buckets = 1 << 16;
 
   explicit BlockThreshold(ExecutionSpace const &space)
-      : _histogram(Kokkos::view_alloc(space, "sgpte::threshold_histogram"), buckets)
-      , _state(Kokkos::view_alloc(space, "sgpte::threshold_state"))
-      , _threshold(Kokkos::view_alloc(space, "sgpte::threshold"))
+      : _histogram(Kokkos::view_alloc(space, "sgpte::threshold_histogram"), buckets),
+        _state(Kokkos::view_alloc(space, "sgpte::threshold_state")),
+        _threshold(Kokkos::view_alloc(space, "sgpte::threshold"))
   {
   }
 
@@ -42,7 +42,8 @@ public:
     Kokkos::Profiling::pushRegion("sgpte::block_threshold");
     auto const state = _state;
     Kokkos::parallel_for(
-        "sgpte::threshold_init", Kokkos::RangePolicy<ExecutionSpace>(space, 0, 1), KOKKOS_LAMBDA(int) {
+        "sgpte::threshold_init", Kokkos::RangePolicy<ExecutionSpace>(space, 0, 1),
+        KOKKOS_LAMBDA(int) {
           state().rank_overall = rank;
           state().high = 0;
           state().rank_in_bucket = 0;
@@ -81,11 +82,12 @@ public:
         KOKKOS_LAMBDA(std::int64_t i) {
           int const row = static_cast<int>(i % rows);
           int const column = begin + static_cast<int>(i / rows);
-          std::uint32_t const bits = float_bits(pruning_score(weight(row, column), lower(column, column)));
+          std::uint32_t const bits =
+              float_bits(pruning_score(weight(row, column), lower(column, column)));
           if (high)
-            Kokkos::atomic_increment(&histogram(bits >> 16));
+            Kokkos::atomic_add(&histogram(bits >> 16), 1u);
           else if ((bits >> 16) == state().high)
-            Kokkos::atomic_increment(&histogram(bits & 0xffffu));
+            Kokkos::atomic_add(&histogram(bits & 0xffffu), 1u);
         });
   }
 
@@ -105,7 +107,9 @@ public:
           int const runs = team.team_size();
           int const run_length = (buckets + runs - 1) / runs;
           std::int64_t const rank = high ? state().rank_overall : state().rank_in_bucket;
-          Kokkos::parallel_scan(Kokkos::TeamThreadRange(team, runs), [&](int run, std::int64_t &below, bool final) {
+          // The team scan over the runs: `below` arrives as the count of the runs before `run`.
+          auto const scan_run = [&](int run, std::int64_t &below, bool final)
+          {
             int const first = run * run_length;
             int const last = first + run_length < buckets ? first + run_length : buckets;
             std::int64_t in_run = 0;
@@ -128,7 +132,8 @@ public:
               }
             }
             below += in_run;
-          });
+          };
+          Kokkos::parallel_scan(Kokkos::TeamThreadRange(team, runs), scan_run);
         });
   }
 
