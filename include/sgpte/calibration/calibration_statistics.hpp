@@ -103,8 +103,9 @@ public:
   // projections), instead of accumulating them again.
   void copy_from(ExecutionSpace const &space, CalibrationStatistics const &other)
   {
-    copy_statistics(space, "copy", "into", other._hessian, other._columns.mean_abs,
-                    other._columns.mean, other._columns.m2, [&] { other.require_hessian(); });
+    other.require_hessian();
+    copy_statistics(space, other._hessian, other._columns.mean_abs, other._columns.mean,
+                    other._columns.m2);
     _tokens = other._tokens;
     _samples = other._samples;
     _upper_behind = other._upper_behind;
@@ -128,7 +129,7 @@ public:
   // of all processes' samples.
   void assign(ExecutionSpace const &space, HostCalibrationStatistics const &host)
   {
-    copy_statistics(space, "assign", "to", host.hessian, host.mean_abs, host.mean, host.m2, [] {});
+    copy_statistics(space, host.hessian, host.mean_abs, host.mean, host.m2);
     space.fence(); // `host` may go before the copies ran
     _tokens = host.tokens;
     _samples = host.samples;
@@ -147,22 +148,18 @@ private:
       throw InvalidArgument("the Hessian of this layer was already released");
   }
 
-  // copy_from's and assign's copy: refuses a source of another column count ("cannot <verb>
-  // calibration statistics of … input columns <preposition> statistics of …"), then, once
-  // check_source() accepted it, copies its H and column statistics into these on `space`.
-  template <class HessianView, class ColumnView, class CheckSource>
-  void copy_statistics(ExecutionSpace const &space, char const *verb, char const *preposition,
-                       HessianView const &hessian, ColumnView const &mean_abs,
-                       ColumnView const &mean, ColumnView const &m2,
-                       CheckSource const &check_source)
+  // copy_from's and assign's copy: refuses a source of another column count, then copies its
+  // H and column statistics into these on `space`.
+  template <class HessianView, class ColumnView>
+  void copy_statistics(ExecutionSpace const &space, HessianView const &hessian,
+                       ColumnView const &mean_abs, ColumnView const &mean, ColumnView const &m2)
   {
     int const source_columns = static_cast<int>(mean.extent(0));
     if (source_columns != columns())
-      throw InvalidArgument(std::string("cannot ") + verb + " calibration statistics of " +
-                            std::to_string(source_columns) + " input columns " + preposition +
-                            " statistics of " + std::to_string(columns()));
+      throw InvalidArgument("cannot take calibration statistics of " +
+                            std::to_string(source_columns) + " input columns into statistics of " +
+                            std::to_string(columns()));
     require_hessian();
-    check_source();
     Kokkos::deep_copy(space, _hessian, hessian);
     Kokkos::deep_copy(space, _columns.mean_abs, mean_abs);
     Kokkos::deep_copy(space, _columns.mean, mean);
