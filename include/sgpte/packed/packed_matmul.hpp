@@ -12,7 +12,11 @@
 // token meet in team scratch. On host backends one thread walks a row's kept weights in
 // order. The sums differ from a dense product only in their order: both are within
 // γ_n Σ_c |Ŵ(r, c) x(t, c)| of the exact value (n = columns, γ_n = n u / (1 − n u), u = 2^-24).
+// The kernel is launched light-weight (core/detail/light_launch.hpp): its functor holds the
+// layer's views, too large for Kokkos' default launch on CUDA to skip a host-side wait per
+// call.
 
+#include <sgpte/core/detail/light_launch.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/packed/detail/row_teams.hpp>
 #include <sgpte/packed/packed_layer.hpp>
@@ -172,7 +176,9 @@ void run_packed_matmul(ExecutionSpace const &space, PackedLayerView<ExecutionSpa
   using Kernel = PackedMatmul<ExecutionSpace, XView, YView, Tokens>;
   int const tokens = static_cast<int>(x.extent(0));
   int const row_teams = Kernel::Teams::teams(layer.rows);
-  auto policy = Kernel::Teams::policy(space, layer.rows, (tokens + Tokens - 1) / Tokens);
+  // Light-weight: the functor holds the layer's views (core/detail/light_launch.hpp).
+  auto policy = sgpte::detail::light_launch<Kernel>(
+      Kernel::Teams::policy(space, layer.rows, (tokens + Tokens - 1) / Tokens));
   policy.set_scratch_size(0, Kokkos::PerTeam(Kernel::scratch_bytes()));
   Kokkos::parallel_for("sgpte::packed::matmul", policy, Kernel{layer, x, y, tokens, row_teams});
 }
