@@ -10,14 +10,16 @@
 // On GPUs each row is a warp's (RowTeams), which decodes blocks of the row's codes into team
 // scratch and then sums them against x (sum_row_in_warp); the 32 lanes' partial sums per
 // token meet in team scratch. On host backends one thread walks a row's kept weights in
-// order. The sums differ from a dense product only in their order: both are within
-// γ_n Σ_c |Ŵ(r, c) x(t, c)| of the exact value (n = columns, γ_n = n u / (1 − n u), u = 2^-24).
-// The kernel is launched light-weight (core/detail/light_launch.hpp): its functor holds the
-// layer's views, too large for Kokkos' default launch on CUDA to skip a host-side wait per
-// call.
+// order. Layers of one width of 2, 4 or 8 bits with nothing pruned take a faster path
+// instead, on GPUs and host backends alike (detail/dense_rows_matmul.hpp). The sums differ
+// from a dense product only in their order: both are within γ_n Σ_c |Ŵ(r, c) x(t, c)| of
+// the exact value (n = columns, γ_n = n u / (1 − n u), u = 2^-24). Both kernels are
+// launched light-weight (core/detail/light_launch.hpp): their functors hold the layer's views,
+// too large for Kokkos' default launch on CUDA to skip a host-side wait per call.
 
 #include <sgpte/core/detail/light_launch.hpp>
 #include <sgpte/core/error.hpp>
+#include <sgpte/packed/detail/dense_rows_matmul.hpp>
 #include <sgpte/packed/detail/row_teams.hpp>
 #include <sgpte/packed/packed_layer.hpp>
 
@@ -201,6 +203,10 @@ void packed_matmul(ExecutionSpace const &space, PackedLayer<ExecutionSpace> cons
         " and " + std::to_string(y.extent(0)) + " x " + std::to_string(y.extent(1)));
   std::size_t const tokens = x.extent(0);
   if (tokens == 0)
+    return;
+  // One width of 2, 4 or 8 bits and nothing pruned: rows decoded 16 bytes at a time
+  // (detail/dense_rows_matmul.hpp).
+  if (detail::dense_rows_matmul(space, layer, x, y))
     return;
   // Register tiles of 1, 4, 8 or 16 tokens: one decode of a weight serves the whole tile.
   if (tokens == 1)
