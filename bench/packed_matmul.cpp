@@ -1,5 +1,7 @@
 // sgpte-bench-packed-matmul: y = Ŵ x straight from a packed layer against the dense float
-// product of the same weights (KokkosBlas::gemm: BLAS on the host, cuBLAS on CUDA).
+// product of the same weights (KokkosBlas::gemm: BLAS on the host, cuBLAS on CUDA) and, on
+// CUDA, against the fp16 product a PyTorch model runs (torch.nn.functional.linear on fp16:
+// cublasGemmEx with fp16 operands, fp32 accumulation, W transposed).
 //
 //   sgpte-bench-packed-matmul [--sizes 4096,12288] [--tokens 1,16]
 //                             [--configs w4,w4_sparse50,mixed40,mixed40_sparse50] [--repeat 20]
@@ -13,7 +15,9 @@
 // lanes of a warp), GEMM a column-major copy, BLAS's fastest form. Each
 // product runs once to warm up, then --repeat times; the mean is shown, with the packed
 // layer's bytes per call and the largest difference to the dense product relative to
-// max |y|.
+// max |y|. "fp16 ms" is cuBLAS' fp16 product of the same weights rounded to fp16 (CUDA only),
+// timed the same way, and "vs fp16" its time over the packed product's (above 1: the packed
+// product is faster).
 
 #include <sgpte/allocation/bit_allocation.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
@@ -28,12 +32,19 @@
 
 #include <CLI/CLI.hpp>
 
+#if defined(KOKKOS_ENABLE_CUDA)
+#include <cublas_v2.h>
+#endif
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/benchmark_main.hpp"
@@ -149,6 +160,67 @@ double mean_seconds(ExecutionSpace const &space, int repeat, Multiply const &mul
   return timer.seconds() / repeat;
 }
 
+#if defined(KOKKOS_ENABLE_CUDA)
+// y = x Wᵀ in fp16 as torch.nn.functional.linear runs it on CUDA: W (rows × columns,
+// row-major) and x (tokens × columns, row-major) in fp16, fp32 accumulation, y in fp16.
+class CublasHalfProduct
+{
+public:
+  using Half = Kokkos::Experimental::half_t;
+  using HalfMatrix = Kokkos::View<Half **, Kokkos::LayoutRight, Kokkos::CudaSpace>;
+
+  CublasHalfProduct(Kokkos::Cuda const &space, sgpte::Matrix<Kokkos::Cuda> const &weight)
+      : _w(Kokkos::view_alloc(Kokkos::WithoutInitializing, "w_half"), weight.extent(0),
+           weight.extent(1))
+  {
+    convert(space, weight, _w);
+    check(cublasCreate(&_handle), "cublasCreate");
+    check(cublasSetStream(_handle, space.cuda_stream()), "cublasSetStream");
+  }
+  CublasHalfProduct(CublasHalfProduct const &) = delete;
+  CublasHalfProduct &operator=(CublasHalfProduct const &) = delete;
+  ~CublasHalfProduct() { cublasDestroy(_handle); }
+
+  template <class View>
+  static void convert(Kokkos::Cuda const &space, View const &from, HalfMatrix const &to)
+  {
+    std::int64_t const columns = static_cast<std::int64_t>(to.extent(1));
+    Kokkos::parallel_for(
+        "bench::to_half",
+        Kokkos::RangePolicy<Kokkos::Cuda, Kokkos::IndexType<std::int64_t>>(
+            space, 0, static_cast<std::int64_t>(to.extent(0)) * columns),
+        KOKKOS_LAMBDA(std::int64_t k) {
+          int const i = static_cast<int>(k / columns), j = static_cast<int>(k % columns);
+          to(i, j) = static_cast<Half>(from(i, j));
+        });
+  }
+
+  // y (tokens × rows) = x (tokens × columns) Wᵀ
+  void multiply(HalfMatrix const &x, HalfMatrix const &y) const
+  {
+    int const rows = static_cast<int>(_w.extent(0)), columns = static_cast<int>(_w.extent(1));
+    int const tokens = static_cast<int>(x.extent(0));
+    float const one = 1.0f, zero = 0.0f;
+    // Column-major: yᵀ (rows × tokens) = W (columns × rows, transposed) · xᵀ (columns × tokens).
+    check(cublasGemmEx(_handle, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, columns, &one, _w.data(),
+                       CUDA_R_16F, columns, x.data(), CUDA_R_16F, columns, &zero, y.data(),
+                       CUDA_R_16F, rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+          "cublasGemmEx");
+  }
+
+private:
+  static void check(cublasStatus_t status, char const *call)
+  {
+    if (status != CUBLAS_STATUS_SUCCESS)
+      throw std::runtime_error(std::string(call) + " failed with cuBLAS status " +
+                               std::to_string(static_cast<int>(status)));
+  }
+
+  HalfMatrix _w;
+  cublasHandle_t _handle = nullptr;
+};
+#endif
+
 template <class ExecutionSpace>
 void run_benchmark(ExecutionSpace const &space, Options const &options)
 {
@@ -158,9 +230,9 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
     configurations.push_back(parse_configuration(name));
   std::printf("sgpte-bench-packed-matmul on %s (Kokkos %s), mean of %d runs\n",
               ExecutionSpace::name(), sgpte::compat::version_string().c_str(), options.repeat);
-  std::printf("%-6s %-17s %6s %8s %11s %11s %11s %8s %10s %10s\n", "size", "configuration",
+  std::printf("%-6s %-17s %6s %8s %11s %11s %11s %8s %10s %10s %9s %8s\n", "size", "configuration",
               "tokens", "bits", "packed MB", "dense ms", "packed ms", "speedup", "packed GB/s",
-              "max diff");
+              "max diff", "fp16 ms", "vs fp16");
   for (int size : options.sizes)
     for (std::size_t k = 0; k < configurations.size(); ++k)
     {
@@ -176,6 +248,11 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
           sgpte::packed::pack_layer(space, weight, result, compression, sgpte::io::Dtype::F16);
       double const bits =
           8.0 * static_cast<double>(packed.file_bytes()) / (static_cast<double>(size) * size);
+#if defined(KOKKOS_ENABLE_CUDA)
+      std::optional<CublasHalfProduct> half;
+      if constexpr (std::is_same_v<ExecutionSpace, Kokkos::Cuda>)
+        half.emplace(space, weight);
+#endif
       for (int tokens : options.tokens)
       {
         // Activations row-major, as they flow through a model; BLAS gets them column-major.
@@ -194,6 +271,16 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
         double const compressed =
             mean_seconds(space, options.repeat,
                          [&] { sgpte::packed::packed_matmul(space, packed, x_rows, y_packed); });
+        double fp16 = 0.0; // seconds of cuBLAS' fp16 product; 0: not on this backend
+#if defined(KOKKOS_ENABLE_CUDA)
+        if constexpr (std::is_same_v<ExecutionSpace, Kokkos::Cuda>)
+        {
+          CublasHalfProduct::HalfMatrix const x_half("x_half", tokens, size),
+              y_half("y_half", tokens, size);
+          CublasHalfProduct::convert(space, x_rows, x_half);
+          fp16 = mean_seconds(space, options.repeat, [&] { half->multiply(x_half, y_half); });
+        }
+#endif
         auto const a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y_dense);
         auto const b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y_packed);
         float largest = 0.0f, difference = 0.0f;
@@ -202,11 +289,15 @@ void run_benchmark(ExecutionSpace const &space, Options const &options)
           largest = std::max(largest, std::abs(a.data()[i]));
           difference = std::max(difference, std::abs(a.data()[i] - b.data()[i]));
         }
-        std::printf("%-6d %-17s %6d %8.3f %11.2f %11.3f %11.3f %7.2fx %10.1f %10.2e\n", size,
+        std::printf("%-6d %-17s %6d %8.3f %11.2f %11.3f %11.3f %7.2fx %10.1f %10.2e", size,
                     options.configs[k].c_str(), tokens, bits, packed.file_bytes() / 1e6,
                     1e3 * dense, 1e3 * compressed, dense / compressed,
                     packed.file_bytes() / compressed / 1e9,
                     largest > 0.0f ? difference / largest : 0.0f);
+        if (fp16 > 0.0)
+          std::printf(" %9.4f %7.2fx\n", 1e3 * fp16, fp16 / compressed);
+        else
+          std::printf(" %9s %8s\n", "-", "-");
         std::fflush(stdout);
       }
     }
