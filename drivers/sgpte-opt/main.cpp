@@ -462,8 +462,9 @@ std::string run_fingerprint(Arguments const &arguments, Plan const &plan,
   return json.dump();
 }
 
-// With several processes (Ranks): each runs the forward passes of its share of the windows,
-// all compress alike, process 0 prints and writes.
+// With several processes (Ranks): each runs the forward passes of its share of the windows
+// and sweeps its share of every module's rows (all then hold every compressed module),
+// process 0 prints and writes.
 template <class ExecutionSpace>
 void run(ExecutionSpace const &space, Arguments const &arguments,
          sgpte::drivers::CompressionCli const &cli, sgpte::drivers::Ranks const &ranks)
@@ -561,7 +562,8 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
     }
     sgpte::opt::compress_sequential(space, checkpoint, ranks.share(*plan.calibration),
                                     plan.sequential, results.stats, progress.callback(), sink,
-                                    layer_done, ranks.statistics_reduction<ExecutionSpace>());
+                                    layer_done, ranks.statistics_reduction<ExecutionSpace>(),
+                                    ranks.row_exchange());
     if (packed)
     {
       for (auto const &shard : checkpoint.original_weights())

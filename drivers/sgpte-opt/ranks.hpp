@@ -5,7 +5,9 @@
 // -DSGPTE_ENABLE_MPI=ON those of MPI_COMM_WORLD (mpirun -np N sgpte-opt …). Each process
 // holds a share of the calibration and evaluation windows and runs their forward passes; the
 // statistics and window losses are combined across processes (distributed/mpi_reduction.hpp),
-// after which every process compresses every layer identically; process 0 prints and writes.
+// after which the processes share the rows of every module's sweep and gather them
+// (distributed/mpi_row_exchange.hpp), so that each holds every compressed layer; process 0
+// prints and writes.
 // A build without MPI includes no MPI header and shares nothing.
 
 #include <sgpte/config.hpp>
@@ -14,9 +16,13 @@
 #include <sgpte/opt/perplexity.hpp>
 #include <sgpte/opt/sequential_compression.hpp>
 #include <sgpte/opt/token_windows.hpp>
+#include <sgpte/sweep/row_exchange.hpp>
+
+#include <memory>
 
 #if SGPTE_HAVE_MPI
 #include <sgpte/distributed/mpi_reduction.hpp>
+#include <sgpte/distributed/mpi_row_exchange.hpp>
 
 #include <mpi.h>
 #endif
@@ -34,6 +40,8 @@ public:
     MPI_Init(&argc, &argv);
     _rank = distributed::rank_of(MPI_COMM_WORLD);
     _size = distributed::ranks_of(MPI_COMM_WORLD);
+    if (_size > 1)
+      _rows = std::make_unique<distributed::MpiRowExchange>(MPI_COMM_WORLD);
 #else
     (void)argc;
     (void)argv;
@@ -70,6 +78,9 @@ public:
     return {};
   }
 
+  // Shares the rows of each module's sweep among the processes; none with one process.
+  RowExchange const *row_exchange() const { return _rows.get(); }
+
   // The perplexity over every process's windows from this process's over its share.
   opt::PerplexityResult merge(opt::PerplexityResult const &share) const
   {
@@ -95,6 +106,7 @@ public:
 private:
   int _rank = 0;
   int _size = 1;
+  std::unique_ptr<RowExchange> _rows;
 };
 
 } // namespace sgpte::drivers

@@ -18,9 +18,12 @@
 #include <sgpte/quantization/quantizer.hpp>
 #include <sgpte/stats/quantization_stats.hpp>
 #include <sgpte/sweep/fused_sweep.hpp>
+#include <sgpte/sweep/row_exchange.hpp>
+#include <sgpte/sweep/row_shards.hpp>
 
 #if SGPTE_HAVE_MPI
 #include <sgpte/distributed/mpi_reduction.hpp>
+#include <sgpte/distributed/mpi_row_exchange.hpp>
 #endif
 
 #endif

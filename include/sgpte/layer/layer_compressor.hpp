@@ -30,6 +30,8 @@
 #include <sgpte/stats/quantization_stats.hpp>
 #include <sgpte/sweep/detail/expected_mask.hpp>
 #include <sgpte/sweep/fused_sweep.hpp>
+#include <sgpte/sweep/row_exchange.hpp>
+#include <sgpte/sweep/row_shards.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -128,7 +130,12 @@ public:
     _statistics_seconds += timer.seconds();
   }
 
-  LayerResult<ExecutionSpace> fasterprune(ExecutionSpace const &space, CompressionOptions const &options);
+  // With an exchange of several processes (collective: each calls fasterprune on the same
+  // layer with the same statistics and options) the sweep's rows are shared among them
+  // (sharded_fused_sweep); each ends with the whole result, a single process's.
+  LayerResult<ExecutionSpace> fasterprune(ExecutionSpace const &space,
+                                          CompressionOptions const &options,
+                                          RowExchange const *row_exchange = nullptr);
 
   void free() { _statistics.release_hessian(); }
 
@@ -256,8 +263,8 @@ double LayerCompressor<ExecutionSpace>::mean_kept_per_column(int rows, int colum
 }
 
 template <class ExecutionSpace>
-LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(ExecutionSpace const &space,
-                                                                         CompressionOptions const &options)
+LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(
+    ExecutionSpace const &space, CompressionOptions const &options, RowExchange const *row_exchange)
 {
   try
   {
@@ -393,7 +400,8 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(Executi
 
   // The sweep, then back to the original column order.
   SweepOptions const sweep_options{options.sparsity, options.prune_n, options.prune_m, options.block_size};
-  SweepResult<ExecutionSpace> const sweep = fused_sweep(space, work, lower, sweep_options, plan);
+  SweepResult<ExecutionSpace> const sweep =
+      sharded_fused_sweep(space, work, lower, sweep_options, plan, row_exchange);
   result.row_loss = sweep.row_loss;
   if (permuted)
   {

@@ -7,7 +7,8 @@
 //      input, feeds add_batch of its linear modules (LayerCompressor, one per module), one
 //      sample per window; k and v take copies of q's statistics (the same input);
 //   2. the modules are compressed (fasterprune) in the reference's order, k, v, q,
-//      out_proj, fc1, fc2, and stored in the checkpoint in their dtype;
+//      out_proj, fc1, fc2, and stored in the checkpoint in their dtype (with several
+//      processes, each sweeps a share of every module's rows and all gather the whole);
 //   3. a second pass through the compressed layer produces the next layer's inputs.
 // Only layers min_layer <= i < max_layer are compressed; the others are passed through, and
 // nothing after max_layer runs. The forward passes run in the forward precision (as the
@@ -33,6 +34,7 @@
 #include <sgpte/opt/tensor_names.hpp>
 #include <sgpte/opt/token_windows.hpp>
 #include <sgpte/stats/quantization_stats.hpp>
+#include <sgpte/sweep/row_exchange.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -171,7 +173,8 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
                             QuantizationStats &stats, ProgressCallback const &progress,
                             CompressedModuleSink<ExecutionSpace> const &sink,
                             std::function<void(int layer)> const &layer_done,
-                            StatisticsReduction<ExecutionSpace> const &reduce)
+                            StatisticsReduction<ExecutionSpace> const &reduce,
+                            RowExchange const *rows)
 {
   io::OptConfig const &config = checkpoint.config();
   int const layers = checkpoint.layers();
@@ -250,7 +253,7 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
       report(progress, "compress", step, steps, where + ": fasterprune " + module_path(module));
       auto &compressor = compressors[module_index(module)];
       loader.decode_weight(space, module, module_weights[module]);
-      auto const result = compressor.fasterprune(space, layer_options);
+      auto const result = compressor.fasterprune(space, layer_options, rows);
       compressor.free();
       std::string const tensor_name = linear_weight_name(layer, module);
       if (sink)
@@ -274,15 +277,18 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
 // Compresses the checkpoint's layers in place (OptCheckpoint::replace_stored) and adds each
 // module's statistics to `stats`; layer_done(i) is called once layer i is compressed and
 // stored in the checkpoint (e.g. to save a LayerCheckpoints); `reduce` (when given) is applied
-// to each layer's statistics before they are used (StatisticsReduction). The forward passes
-// run in options.forward.precision_for<ExecutionSpace>(checkpoint).
+// to each layer's statistics before they are used (StatisticsReduction); `rows` (when given)
+// shares the rows of every module's sweep among processes (LayerCompressor::fasterprune),
+// each of which must then call compress_sequential alike. The forward passes run in
+// options.forward.precision_for<ExecutionSpace>(checkpoint).
 template <class ExecutionSpace>
 void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
                          TokenWindows const &calibration, SequentialOptions const &options,
                          QuantizationStats &stats, ProgressCallback const &progress = {},
                          CompressedModuleSink<ExecutionSpace> const &sink = {},
                          std::function<void(int layer)> const &layer_done = {},
-                         StatisticsReduction<ExecutionSpace> const &reduce = {})
+                         StatisticsReduction<ExecutionSpace> const &reduce = {},
+                         RowExchange const *rows = nullptr)
 {
   options.validate(checkpoint.layers());
   require_window_fits(checkpoint.config(), calibration.seqlen);
@@ -291,7 +297,7 @@ void compress_sequential(ExecutionSpace const &space, OptCheckpoint &checkpoint,
                           {
                             detail::compress_sequential_in<decltype(value)>(
                                 space, checkpoint, calibration, options, stats, progress, sink,
-                                layer_done, reduce);
+                                layer_done, reduce, rows);
                           });
 }
 

@@ -171,10 +171,13 @@ struct BlockSegment
 } // namespace detail
 
 // Fills plan.scale(:, group, :) and plan.zero(:, group, :) from the current values of
-// weight(:, begin:end), for every width of the plan.
+// weight(:, begin:end), for every width of the plan. Per channel, `first_row` and `row_count`
+// (≥ 0) restrict it to those rows (a process's share of a sweep); per tensor it takes all.
 template <class ExecutionSpace>
 void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
-                                  int begin, int end, int group, QuantizationPlan<ExecutionSpace> const &plan)
+                                  int begin, int end, int group,
+                                  QuantizationPlan<ExecutionSpace> const &plan, int first_row = 0,
+                                  int row_count = -1)
 {
   Kokkos::Profiling::pushRegion("sgpte::find_quantization_parameters");
   int const rows = static_cast<int>(weight.extent(0));
@@ -187,7 +190,9 @@ void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionS
   if (options.per_channel)
   {
     Kokkos::parallel_for(
-        "sgpte::per_channel_parameters", Kokkos::RangePolicy<ExecutionSpace>(space, 0, rows),
+        "sgpte::per_channel_parameters",
+        Kokkos::RangePolicy<ExecutionSpace>(space, first_row,
+                                            row_count < 0 ? rows : first_row + row_count),
         KOKKOS_LAMBDA(int row) {
           float xmin = 0.0f, xmax = 0.0f;
           for (int c = begin; c < end; ++c)

@@ -40,6 +40,8 @@ struct BlockSweepKernel
 
   int begin = 0;
   int count = 0;
+  int row_begin = 0; // the rows swept, [row_begin, row_end): all, or a process's share
+  int row_end = 0;
   int rows_per_team = 1;
   bool unstructured = false;
   int prune_n = 0;
@@ -71,9 +73,8 @@ struct BlockSweepKernel
 
   KOKKOS_FUNCTION void operator()(member_type const &team) const
   {
-    int const first_row = team.league_rank() * rows_per_team;
-    int const rows = static_cast<int>(weight.extent(0));
-    int const team_rows = rows - first_row < rows_per_team ? rows - first_row : rows_per_team;
+    int const first_row = row_begin + team.league_rank() * rows_per_team;
+    int const team_rows = row_end - first_row < rows_per_team ? row_end - first_row : rows_per_team;
     std::size_t const slots = static_cast<std::size_t>(rows_per_team) * count;
     scratch_floats w(team.team_scratch(0), slots);
     scratch_flags pruned(team.team_scratch(0), slots);

@@ -6,14 +6,19 @@
 // from its sorted copy. Found by a two-pass radix select on the float bit patterns (for
 // non-negative floats their order is the order of the unsigned integers): a histogram of
 // the upper 16 bits picks the bucket holding rank k, a histogram of the lower 16 bits
-// inside it picks the value. Everything stays on the device: no host synchronisation.
+// inside it picks the value. Everything stays on the device: no host synchronisation,
+// except where the rows are shared among processes (RowExchange): each process counts its
+// rows, and the histograms are summed across the processes (through host memory) before
+// each pick, so every process finds the value a single process finds over all rows.
 
 #include <sgpte/core/float_bits.hpp>
 #include <sgpte/core/views.hpp>
+#include <sgpte/sweep/row_exchange.hpp>
 
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
+#include <type_traits>
 
 namespace sgpte::detail
 {
@@ -36,9 +41,14 @@ public:
   }
 
   // The threshold of block weight(:, begin:begin+count) lands in threshold() on the device.
+  // With an exchange, this process counts only `rows` (its share) and the block is the
+  // processes' rows together; `rank` is then a rank among all of them.
   void select(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
-              Matrix<ExecutionSpace> const &lower, int begin, int count, std::int64_t rank)
+              Matrix<ExecutionSpace> const &lower, int begin, int count, std::int64_t rank,
+              RowBlock rows = {0, -1}, RowExchange const *exchange = nullptr)
   {
+    if (rows.count < 0)
+      rows = {0, static_cast<int>(weight.extent(0))};
     Kokkos::Profiling::pushRegion("sgpte::block_threshold");
     auto const state = _state;
     Kokkos::parallel_for(
@@ -48,9 +58,11 @@ public:
           state().high = 0;
           state().rank_in_bucket = 0;
         });
-    histogram_pass(space, weight, lower, begin, count, /*high=*/true);
+    histogram_pass(space, weight, lower, begin, count, rows, /*high=*/true);
+    sum_histograms(space, exchange);
     find_bucket(space, /*high=*/true);
-    histogram_pass(space, weight, lower, begin, count, /*high=*/false);
+    histogram_pass(space, weight, lower, begin, count, rows, /*high=*/false);
+    sum_histograms(space, exchange);
     find_bucket(space, /*high=*/false);
     Kokkos::Profiling::popRegion();
   }
@@ -69,18 +81,22 @@ public:
   // The steps of select(). Public only because CUDA forbids device lambdas in private
   // member functions.
   void histogram_pass(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
-                      Matrix<ExecutionSpace> const &lower, int begin, int count, bool high)
+                      Matrix<ExecutionSpace> const &lower, int begin, int count, RowBlock block,
+                      bool high)
   {
     Kokkos::deep_copy(space, _histogram, 0u);
     auto const histogram = _histogram;
     auto const state = _state;
-    int const rows = static_cast<int>(weight.extent(0));
+    int const first_row = block.first;
+    int const rows = block.count;
+    if (rows == 0)
+      return;
     Kokkos::parallel_for(
         "sgpte::threshold_histogram",
         Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>>(
             space, 0, static_cast<std::int64_t>(rows) * count),
         KOKKOS_LAMBDA(std::int64_t i) {
-          int const row = static_cast<int>(i % rows);
+          int const row = first_row + static_cast<int>(i % rows);
           int const column = begin + static_cast<int>(i / rows);
           std::uint32_t const bits =
               float_bits(pruning_score(weight(row, column), lower(column, column)));
@@ -89,6 +105,19 @@ public:
           else if ((bits >> 16) == state().high)
             Kokkos::atomic_add(&histogram(bits & 0xffffu), 1u);
         });
+  }
+
+  // The histograms of all processes, summed (every process then holds the same counts).
+  void sum_histograms(ExecutionSpace const &space, RowExchange const *exchange)
+  {
+    if (exchange == nullptr || exchange->size() == 1)
+      return;
+    static_assert(std::is_same_v<unsigned int, std::uint32_t>, "32-bit histogram counts");
+    auto const host = Kokkos::create_mirror_view(_histogram);
+    Kokkos::deep_copy(space, host, _histogram);
+    space.fence();
+    exchange->sum(host.data(), host.size());
+    Kokkos::deep_copy(space, _histogram, host);
   }
 
   // The bucket b with (count below b) <= rank < (count up to b); then the remaining rank.
