@@ -1,7 +1,13 @@
 // The sweep with a layer's rows shared among MPI processes (sweep/row_shards.hpp,
-// distributed/mpi_row_exchange.hpp) against the same layer compressed by one process alone:
-// the weights, masks, row losses, quantizer parameters and statistics equal bit for bit.
-// Run as mpirun -np 2 (CTest); with one process it checks only that nothing changes.
+// distributed/mpi_row_exchange.hpp) against the same layer compressed by one process alone.
+// On Serial the weights, masks, row losses, quantizer parameters and statistics equal bit for
+// bit: one thread does each row's arithmetic in the same order whatever rows surround it. A
+// parallel backend may partition its products by the number of rows (OpenMP with OpenBLAS on
+// the H200 machine: 9 to 14 of 7–8 thousand weights and 4 of 101 row losses one rounding
+// apart, nothing else; Cuda there bit for bit), so there the entries must agree within
+// rounding (1e-4 of the array's largest magnitude) except for at most 1 % of them (a decision
+// at a threshold or a quantization boundary flipped by it), and the loss within 1e-6. Run as
+// mpirun -np 2 (CTest); with one process it checks only that nothing changes.
 
 #include <sgpte/distributed/mpi_row_exchange.hpp>
 #include <sgpte/layer/layer_compressor.hpp>
@@ -15,33 +21,77 @@
 #include <boost/test/unit_test.hpp>
 #endif
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include <mpi.h>
 
 #include "core/test_helpers.hpp"
 #include "openmpi_leak_suppressions.hpp"
 #include "sgpte_enable_device_types.hpp"
 #include "trap_invalid_operations.hpp"
-#include <mpi.h>
 
 namespace
 {
 
-// The bytes of a view's entries, in its layout, on the host.
+// A view's entries, in its layout, on the host, as doubles (exact for every type here).
 template <class View>
-std::vector<unsigned char> bytes_of(View const &view)
+std::vector<double> values_of(View const &view)
 {
   auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-  auto const *first = reinterpret_cast<unsigned char const *>(host.data());
-  return std::vector<unsigned char>(first, first + host.span() * sizeof(typename View::value_type));
+  return std::vector<double>(host.data(), host.data() + host.span());
 }
+
+// Whether two arrays agree: exactly (bit for bit), or, with `within_rounding`, within 1e-4 of
+// their largest magnitude except for at most 1 % of the entries. Reports what differs.
+bool agree(std::vector<double> const &shared, std::vector<double> const &alone,
+           bool within_rounding, char const *what)
+{
+  if (shared.size() != alone.size())
+  {
+    BOOST_TEST_MESSAGE(what << ": " << shared.size() << " against " << alone.size() << " entries");
+    return false;
+  }
+  double scale = 0.0;
+  for (double const value : alone)
+    scale = std::max(scale, std::abs(value));
+  std::size_t differing = 0, beyond_rounding = 0;
+  double largest = 0.0;
+  for (std::size_t i = 0; i < alone.size(); ++i)
+    if (std::memcmp(&shared[i], &alone[i], sizeof(double)) != 0)
+    {
+      ++differing;
+      double const difference = std::abs(shared[i] - alone[i]);
+      largest = std::max(largest, difference);
+      beyond_rounding += difference > 1e-4 * scale;
+    }
+  if (differing > 0)
+    BOOST_TEST_MESSAGE(what << ": " << differing << " of " << alone.size()
+                            << " entries differ, largest by " << largest << " (largest magnitude "
+                            << scale << "), " << beyond_rounding << " beyond rounding");
+  if (!within_rounding)
+    return differing == 0;
+  return static_cast<double>(beyond_rounding) <= 0.01 * static_cast<double>(alone.size());
+}
+
+// Whether the backend does all its arithmetic on one thread.
+template <class ExecutionSpace>
+constexpr bool one_thread =
+#if defined(KOKKOS_ENABLE_SERIAL)
+    std::is_same_v<ExecutionSpace, Kokkos::Serial>;
+#else
+    false;
+#endif
 
 template <class ExecutionSpace>
 struct Compressed
 {
-  std::vector<unsigned char> weight, mask, row_loss, scale, zero;
+  std::vector<double> weight, mask, row_loss, scale, zero;
   sgpte::LayerStatistics statistics;
   std::vector<std::uint8_t> bits;
 };
@@ -63,13 +113,13 @@ Compressed<ExecutionSpace> compress(int rows, int columns, unsigned seed,
   compressor.add_batch(space, sgpte_test::to_device_row_major<ExecutionSpace>(x));
   auto const result = compressor.fasterprune(space, options, exchange);
   Compressed<ExecutionSpace> out;
-  out.weight = bytes_of(weight);
-  out.mask = bytes_of(result.mask);
-  out.row_loss = bytes_of(result.row_loss);
+  out.weight = values_of(weight);
+  out.mask = values_of(result.mask);
+  out.row_loss = values_of(result.row_loss);
   if (result.quantization.enabled())
   {
-    out.scale = bytes_of(result.quantization.scale);
-    out.zero = bytes_of(result.quantization.zero);
+    out.scale = values_of(result.quantization.scale);
+    out.zero = values_of(result.quantization.zero);
   }
   out.statistics = result.statistics;
   out.bits = result.bits;
@@ -83,18 +133,22 @@ void check_equals_one_process(int rows, int columns, unsigned seed,
   sgpte::distributed::MpiRowExchange const exchange(MPI_COMM_WORLD);
   auto const alone = compress<ExecutionSpace>(rows, columns, seed, options, nullptr);
   auto const shared = compress<ExecutionSpace>(rows, columns, seed, options, &exchange);
-  BOOST_TEST((shared.weight == alone.weight), "weights differ");
-  BOOST_TEST((shared.mask == alone.mask), "masks differ");
-  BOOST_TEST((shared.row_loss == alone.row_loss), "row losses differ");
-  BOOST_TEST((shared.scale == alone.scale), "quantizer scales differ");
-  BOOST_TEST((shared.zero == alone.zero), "quantizer zeros differ");
+  bool const within_rounding = !one_thread<ExecutionSpace>;
+  BOOST_TEST(agree(shared.weight, alone.weight, within_rounding, "weights"));
+  BOOST_TEST(agree(shared.mask, alone.mask, within_rounding, "masks"));
+  BOOST_TEST(agree(shared.row_loss, alone.row_loss, within_rounding, "row losses"));
+  BOOST_TEST(agree(shared.scale, alone.scale, within_rounding, "quantizer scales"));
+  BOOST_TEST(agree(shared.zero, alone.zero, within_rounding, "quantizer zeros"));
   BOOST_TEST((shared.bits == alone.bits));
-  BOOST_TEST(shared.statistics.loss == alone.statistics.loss);
+  if (within_rounding)
+    BOOST_TEST(shared.statistics.loss == alone.statistics.loss, boost::test_tools::tolerance(1e-6));
+  else
+    BOOST_TEST(shared.statistics.loss == alone.statistics.loss);
   BOOST_TEST(shared.statistics.sparsity == alone.statistics.sparsity);
   BOOST_TEST(shared.statistics.size_after_bytes == alone.statistics.size_after_bytes);
   // Every process holds the whole layer: the same as process 0's.
-  std::vector<unsigned char> first = shared.weight;
-  MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_UNSIGNED_CHAR, 0, MPI_COMM_WORLD);
+  std::vector<double> first = shared.weight;
+  MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
   BOOST_TEST((first == shared.weight), "the processes' weights differ");
 }
 

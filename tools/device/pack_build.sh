@@ -30,7 +30,7 @@ find "$dest" -type f -executable -name 'sgpte*' -exec ldd {} + | awk '/=> \// {p
 # openmpi/ as under its prefix /usr, so that OPAL_PREFIX=openmpi relocates it (run_distributed.sh):
 # the launcher, the components and their help texts, and in lib/ the MPI libraries and every
 # library they, the launcher and the components load but the C and C++ runtimes (about 12 MB).
-if ldd "$dest/drivers/sgpte-opt" | grep -q 'libmpi\.so'; then
+if ldd "$dest/drivers/sgpte-opt" | grep 'libmpi\.so' > /dev/null; then # not -q: ldd, cut short, would fail the pipe
   components=/usr/lib/x86_64-linux-gnu/openmpi/lib/openmpi3
   relocated=$dest/openmpi${components#/usr} # where OPAL_PREFIX takes the place of /usr
   mkdir -p "$dest/openmpi/bin" "$dest/openmpi/share" "${relocated%/*}"
