@@ -1,8 +1,12 @@
-// Custom Boost.Test main: initialises Kokkos once for all test cases. Invalid
-// floating-point operations are trapped per test case by the fixture of
+// Custom Boost.Test main: initialises Kokkos once for all test cases (and MPI before it in
+// the tests that run as several processes, compiled with SGPTE_TEST_MAIN_INITIALISES_MPI).
+// Invalid floating-point operations are trapped per test case by the fixture of
 // trap_invalid_operations.hpp (Boost.Test resets the traps around each test unit).
 
 #include <Kokkos_Core.hpp>
+#if defined(SGPTE_TEST_MAIN_INITIALISES_MPI)
+#include <mpi.h>
+#endif
 
 #define BOOST_TEST_NO_MAIN
 #if defined(SGPTE_BOOST_TEST_HEADER_ONLY)
@@ -16,8 +20,20 @@ namespace
 
 struct KokkosScopeGuard
 {
-  KokkosScopeGuard(int &argc, char *argv[]) { Kokkos::initialize(argc, argv); }
-  ~KokkosScopeGuard() { Kokkos::finalize(); }
+  KokkosScopeGuard(int &argc, char **&argv)
+  {
+#if defined(SGPTE_TEST_MAIN_INITIALISES_MPI)
+    MPI_Init(&argc, &argv);
+#endif
+    Kokkos::initialize(argc, argv);
+  }
+  ~KokkosScopeGuard()
+  {
+    Kokkos::finalize();
+#if defined(SGPTE_TEST_MAIN_INITIALISES_MPI)
+    MPI_Finalize();
+#endif
+  }
   KokkosScopeGuard(KokkosScopeGuard const &) = delete;
   KokkosScopeGuard &operator=(KokkosScopeGuard const &) = delete;
 };

@@ -14,12 +14,7 @@
 
 #include <Kokkos_Core.hpp>
 
-#define BOOST_TEST_NO_MAIN
-#if defined(SGPTE_BOOST_TEST_HEADER_ONLY)
-#include <boost/test/included/unit_test.hpp>
-#else
 #include <boost/test/unit_test.hpp>
-#endif
 
 #include <algorithm>
 #include <cmath>
@@ -210,36 +205,3 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_row_per_process_or_none, DeviceType, SGPTE_DEVIC
 }
 
 BOOST_AUTO_TEST_SUITE_END()
-
-namespace
-{
-
-struct Environment
-{
-  Environment(int &argc, char **&argv)
-  {
-    MPI_Init(&argc, &argv);
-    Kokkos::initialize(argc, argv);
-  }
-  ~Environment()
-  {
-    Kokkos::finalize();
-    MPI_Finalize();
-  }
-  Environment(Environment const &) = delete;
-  Environment &operator=(Environment const &) = delete;
-};
-
-#if defined(BOOST_TEST_DYN_LINK)
-bool init_unit_test() { return true; }
-#else
-boost::unit_test::test_suite *init_unit_test(int, char *[]) { return nullptr; }
-#endif
-
-} // namespace
-
-int main(int argc, char *argv[])
-{
-  Environment environment(argc, argv);
-  return boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
-}
