@@ -53,9 +53,11 @@ public:
            "--bit-allocation", _allocation,
            "Mixed-precision allocation: packed keeps every layer within the packed bytes of "
            "uniform --target-avg-bits quantization (scales, zeros and widths counted; it may "
-           "use fewer widths); budget meets --target-avg-bits in bits per column; quantile gives "
+           "use fewer widths); model (sgpte-opt) keeps the whole model within them, sharing the "
+           "bytes out among the layers after a pre-pass through the dense model (a single "
+           "layer: as packed); budget meets --target-avg-bits in bits per column; quantile gives "
            "the seed's fixed tiers by importance score and does not enforce the target")
-        ->check(CLI::IsMember({"quantile", "budget", "packed"}))
+        ->check(CLI::IsMember({"quantile", "budget", "packed", "model"}))
         ->capture_default_str();
     app.add_option(
            "--sensitivity", _sensitivity,
@@ -115,6 +117,7 @@ public:
     if (_wbits->count() > 0 && _target_option->count() == 0)
       options.target_average_bits.reset();
     options.allocation = _allocation == "packed"   ? AllocationMethod::packed
+                         : _allocation == "model"  ? AllocationMethod::model
                          : _allocation == "budget" ? AllocationMethod::budget
                                                    : AllocationMethod::quantile;
     options.sensitivity = _sensitivity == "obs" ? Sensitivity::obs : Sensitivity::score;

@@ -27,12 +27,16 @@
 namespace sgpte
 {
 
-// packed: the budget greedy on a budget counted in packed bytes (allocation/packed_budget.hpp).
+// packed: the budget greedy on a budget counted in packed bytes (allocation/packed_budget.hpp),
+// per layer; model: one packed-byte budget for the whole model, shared out among the layers
+// (allocation/model_budget.hpp), then within each layer as packed (a layer compressed on its
+// own, without a model-wide share, is packed).
 enum class AllocationMethod
 {
   quantile,
   budget,
-  packed
+  packed,
+  model
 };
 
 inline std::string to_string(AllocationMethod method)
@@ -45,6 +49,8 @@ inline std::string to_string(AllocationMethod method)
     return "budget";
   case AllocationMethod::packed:
     return "packed";
+  case AllocationMethod::model:
+    return "model";
   }
   throw InvalidArgument("unknown allocation method");
 }

@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -54,32 +55,37 @@ inline std::vector<unsigned> option_subsets(std::size_t n)
 
 } // namespace detail
 
-// errors: per column and option (ColumnErrors); packed_bytes(bits): the packed size of the
-// layer with these widths per column; kept_per_column: the mean kept weights per column, the
-// code bits one bit per column costs, by which an excess of bytes is turned into bits to give
-// back.
-template <class PackedBytes>
-std::vector<std::uint8_t>
-allocate_bits_packed(ColumnErrors const &errors, std::vector<int> const &bit_options, double target,
-                     double kept_per_column, PackedBytes const &packed_bytes)
+struct PackedAllocation
 {
-  validate_bit_options(bit_options);
-  validate_target_average(target, bit_options);
-  if (!(kept_per_column > 0.0))
-    throw InvalidArgument("the packed budget needs a positive number of kept weights per column");
-  if (errors.options() != bit_options.size())
-    throw InvalidArgument("the error table has " + std::to_string(errors.options()) +
-                          " options for " + std::to_string(bit_options.size()) + " bit options");
+  std::vector<std::uint8_t> bits; // per column; empty when no allocation fits
+  double error = 0.0;             // Σ_j errors(j, b_j)
+  std::int64_t bytes = 0;         // packed_bytes(bits)
+};
+
+// The packed budget of a target of t bits: the packed bytes of uniform ⌊t⌋-bit quantization
+// plus (t − ⌊t⌋) bits per kept weight.
+template <class PackedBytes>
+std::int64_t packed_budget_bytes(double target, std::size_t columns, double kept_per_column,
+                                 PackedBytes const &packed_bytes)
+{
+  int const whole = static_cast<int>(std::floor(target * (1.0 + 1e-12)));
+  return packed_bytes(std::vector<std::uint8_t>(columns, static_cast<std::uint8_t>(whole))) +
+         static_cast<std::int64_t>(
+             std::floor((target - whole) * kept_per_column * static_cast<double>(columns) / 8.0));
+}
+
+// The allocation of smallest expected error within budget_bytes (see above); `target` (in the
+// bit options' range) is where each subset's search for a bit sum starts.
+template <class PackedBytes>
+PackedAllocation allocate_bits_packed_within(ColumnErrors const &errors,
+                                             std::vector<int> const &bit_options, double target,
+                                             std::int64_t budget_bytes, double kept_per_column,
+                                             PackedBytes const &packed_bytes)
+{
   std::size_t const n = errors.columns();
   auto const n64 = static_cast<std::int64_t>(n);
-  int const whole = static_cast<int>(std::floor(target * (1.0 + 1e-12)));
-  std::int64_t const budget_bytes =
-      packed_bytes(std::vector<std::uint8_t>(n, static_cast<std::uint8_t>(whole))) +
-      static_cast<std::int64_t>(
-          std::floor((target - whole) * kept_per_column * static_cast<double>(n) / 8.0));
-
-  std::vector<std::uint8_t> best;
-  double best_error = std::numeric_limits<double>::infinity();
+  PackedAllocation best;
+  best.error = std::numeric_limits<double>::infinity();
   for (unsigned const subset : detail::option_subsets(bit_options.size()))
   {
     std::vector<int> options;
@@ -98,10 +104,12 @@ allocate_bits_packed(ColumnErrors const &errors, std::vector<int> const &bit_opt
     // the estimated excess until the packed bytes fit.
     std::int64_t bit_sum = std::min(bit_budget(target, n), n64 * options.back());
     std::vector<std::uint8_t> bits;
+    std::int64_t bytes = 0;
     while (bit_sum >= n64 * options.front())
     {
       bits = allocate_bits_by_errors(sub, options, bit_sum);
-      std::int64_t const excess = packed_bytes(bits) - budget_bytes;
+      bytes = packed_bytes(bits);
+      std::int64_t const excess = bytes - budget_bytes;
       if (excess <= 0)
         break;
       bit_sum -= std::max<std::int64_t>(
@@ -114,20 +122,52 @@ allocate_bits_packed(ColumnErrors const &errors, std::vector<int> const &bit_opt
     for (std::size_t j = 0; j < n; ++j)
       total += sub(j, static_cast<std::size_t>(std::find(options.begin(), options.end(), bits[j]) -
                                                options.begin()));
-    if (total < best_error)
+    if (total < best.error)
     {
-      best_error = total;
-      best = std::move(bits);
+      best.error = total;
+      best.bits = std::move(bits);
+      best.bytes = bytes;
     }
   }
-  if (best.empty())
+  return best;
+}
+
+// errors: per column and option (ColumnErrors); packed_bytes(bits): the packed size of the
+// layer with these widths per column; kept_per_column: the mean kept weights per column, the
+// code bits one bit per column costs, by which an excess of bytes is turned into bits to give
+// back. budget_bytes (when given) replaces the target's packed budget (the model-wide
+// allocation's share of this layer, allocation/model_budget.hpp); when no allocation fits it,
+// every column gets the lowest option.
+template <class PackedBytes>
+std::vector<std::uint8_t>
+allocate_bits_packed(ColumnErrors const &errors, std::vector<int> const &bit_options, double target,
+                     double kept_per_column, PackedBytes const &packed_bytes,
+                     std::optional<std::int64_t> budget_bytes = std::nullopt)
+{
+  validate_bit_options(bit_options);
+  validate_target_average(target, bit_options);
+  if (!(kept_per_column > 0.0))
+    throw InvalidArgument("the packed budget needs a positive number of kept weights per column");
+  if (errors.options() != bit_options.size())
+    throw InvalidArgument("the error table has " + std::to_string(errors.options()) +
+                          " options for " + std::to_string(bit_options.size()) + " bit options");
+  std::size_t const n = errors.columns();
+  bool const given = budget_bytes.has_value();
+  std::int64_t const budget =
+      given ? *budget_bytes : packed_budget_bytes(target, n, kept_per_column, packed_bytes);
+  PackedAllocation best =
+      allocate_bits_packed_within(errors, bit_options, given ? bit_options.back() : target, budget,
+                                  kept_per_column, packed_bytes);
+  if (best.bits.empty() && given)
+    return std::vector<std::uint8_t>(n, static_cast<std::uint8_t>(bit_options.front()));
+  if (best.bits.empty())
   {
     std::ostringstream message;
     message << "no allocation of the bit options fits the packed bytes of a " << target
-            << "-bit target (" << budget_bytes << " bytes)";
+            << "-bit target (" << budget << " bytes)";
     throw InvalidArgument(message.str());
   }
-  return best;
+  return std::move(best.bits);
 }
 
 } // namespace sgpte

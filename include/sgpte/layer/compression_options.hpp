@@ -11,6 +11,7 @@
 #include <sgpte/quantization/quantizer.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -45,6 +46,10 @@ struct CompressionOptions
   std::vector<double> quantiles = {0.2, 0.4, 0.6, 0.8};
   ImportanceWeights importance_weights;
   QuantizerOptions quantizer;
+  // Packed and model allocation: when set, the layer's packed budget is uniform ⌊target⌋-bit
+  // quantization's bytes plus this many (may be negative) instead of the target's fraction —
+  // the layer's share of a model-wide budget (opt/model_allocation.hpp).
+  std::optional<std::int64_t> packed_extra_bytes;
 
   bool quantizes() const { return wbits > 0 || target_average_bits.has_value(); }
   bool mixed_precision() const { return target_average_bits.has_value(); }

@@ -13,6 +13,7 @@
 // one calibration; free() releases it.
 
 #include <sgpte/allocation/bit_allocation.hpp>
+#include <sgpte/allocation/model_budget.hpp>
 #include <sgpte/allocation/packed_budget.hpp>
 #include <sgpte/calibration/calibration_statistics.hpp>
 #include <sgpte/core/error.hpp>
@@ -36,9 +37,11 @@
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +61,45 @@ struct LayerResult
   std::vector<int> sweep_order; // original column at each sweep position
   Kokkos::View<std::uint32_t **, Kokkos::LayoutLeft, memory_space> mask; // original order
   Vector<ExecutionSpace, double> row_loss;
+};
+
+namespace detail
+{
+
+// Σ_i w_i H w_iᵀ over the rows of `weight` (rows × columns, H columns × columns): the energy of
+// the outputs W X over the calibration tokens in the units of H (those of the OBS errors).
+template <class ExecutionSpace, class Hessian>
+double row_quadratic_form(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
+                          Hessian const &hessian)
+{
+  int const columns = static_cast<int>(weight.extent(1));
+  double total = 0.0;
+  Kokkos::parallel_reduce(
+      "sgpte::row_quadratic_form",
+      Kokkos::RangePolicy<ExecutionSpace>(space, 0, static_cast<int>(weight.extent(0))),
+      KOKKOS_LAMBDA(int i, double &partial) {
+        for (int j = 0; j < columns; ++j)
+        {
+          double row = 0.0;
+          for (int k = 0; k < columns; ++k)
+            row += static_cast<double>(hessian(j, k)) * weight(i, k);
+          partial += row * weight(i, j);
+        }
+      },
+      total);
+  space.fence();
+  return total;
+}
+
+} // namespace detail
+
+// A layer's offer to the model-wide allocation (LayerCompressor::packed_candidates).
+struct PackedCandidates
+{
+  std::vector<AllocationCandidate> candidates; // packed bytes and expected error, distinct
+  std::int64_t uniform_bytes = 0; // uniform ⌊target⌋-bit quantization's packed bytes
+  std::int64_t budget_bytes = 0;  // the per-layer packed budget of the target
+  std::size_t reference = 0;      // the candidate the per-layer packed allocation chooses
 };
 
 template <class ExecutionSpace>
@@ -137,6 +179,13 @@ public:
                                           CompressionOptions const &options,
                                           RowExchange const *row_exchange = nullptr);
 
+  // For the model-wide allocation (allocation/model_budget.hpp): the packed allocation's
+  // results at a ladder of budgets, the packed budgets of targets from the lowest bit option to
+  // the highest in steps of 1/steps_per_bit (without fasterprune's sweep; the weight view's
+  // dead columns are zeroed, nothing else changes). options: mixed precision.
+  PackedCandidates packed_candidates(ExecutionSpace const &space, CompressionOptions const &options,
+                                     int steps_per_bit = 8);
+
   void free() { _statistics.release_hessian(); }
 
 private:
@@ -148,6 +197,26 @@ private:
   }
 
   QuantizationPlan<ExecutionSpace> make_plan(ExecutionSpace const &space, CompressionOptions const &options) const;
+
+  // What the packed allocation works on: each column's expected error per width, its expected
+  // kept weights, their mean, and the packed bytes of an allocation.
+  struct PackedProblem
+  {
+    ColumnErrors errors;
+    std::vector<std::int64_t> kept;
+    double mean_kept = 1.0;
+  };
+  PackedProblem packed_problem(ExecutionSpace const &space, CompressionOptions const &options,
+                               LayerResult<ExecutionSpace> const &result,
+                               Matrix<ExecutionSpace> const &work,
+                               Matrix<ExecutionSpace> const &lower,
+                               detail::ExpectedMask<ExecutionSpace> &mask) const;
+  std::int64_t packed_bytes(std::vector<std::uint8_t> const &bits, std::vector<std::int64_t> const &kept,
+                            CompressionOptions const &options) const
+  {
+    return packed::make_layer_layout(static_cast<int>(_weight.extent(0)), bits, kept, options, _storage_dtype)
+        .file_bytes();
+  }
 
   // Mixed precision's widths per column (original order); work and lower in sweep order.
   std::vector<std::uint8_t> allocate(ExecutionSpace const &space, CompressionOptions const &options,
@@ -206,6 +275,40 @@ QuantizationPlan<ExecutionSpace> LayerCompressor<ExecutionSpace>::make_plan(Exec
 }
 
 template <class ExecutionSpace>
+typename LayerCompressor<ExecutionSpace>::PackedProblem LayerCompressor<ExecutionSpace>::packed_problem(
+    ExecutionSpace const &space, CompressionOptions const &options,
+    LayerResult<ExecutionSpace> const &result, Matrix<ExecutionSpace> const &work,
+    Matrix<ExecutionSpace> const &lower, detail::ExpectedMask<ExecutionSpace> &mask) const
+{
+  // The sweep's unstructured mask, as expected from the untouched weights; N:M keeps the same
+  // share of every column (up to the last group), so its columns are costed at the mean.
+  mask = detail::ExpectedMask<ExecutionSpace>{work, lower, {}, options.block_size};
+  bool const unstructured = options.prune_n == 0 && options.sparsity > 0.0;
+  if (unstructured)
+    mask.thresholds =
+        detail::expected_mask_thresholds(space, work, lower, options.sparsity, options.block_size);
+  int const rows = static_cast<int>(_weight.extent(0));
+  int const columns = static_cast<int>(_weight.extent(1));
+  PackedProblem problem{
+      options.sensitivity == Sensitivity::obs
+          ? obs_sensitivity(space, mask, result.quantization, result.sweep_order)
+          : ColumnErrors::from_importance(result.importance.importance, options.bit_options),
+      {},
+      1.0};
+  if (options.allocation == AllocationMethod::budget)
+    return problem;
+  problem.kept =
+      unstructured
+          ? detail::expected_kept_per_column(space, mask, result.sweep_order)
+          : std::vector<std::int64_t>(columns, static_cast<std::int64_t>(std::ceil(
+                                                   mean_kept_per_column(rows, columns, options))));
+  problem.mean_kept = std::max(
+      1.0, static_cast<double>(std::accumulate(problem.kept.begin(), problem.kept.end(), std::int64_t(0))) /
+               columns);
+  return problem;
+}
+
+template <class ExecutionSpace>
 std::vector<std::uint8_t> LayerCompressor<ExecutionSpace>::allocate(
     ExecutionSpace const &space, CompressionOptions const &options,
     LayerResult<ExecutionSpace> const &result, Matrix<ExecutionSpace> const &work,
@@ -217,34 +320,119 @@ std::vector<std::uint8_t> LayerCompressor<ExecutionSpace>::allocate(
     return allocate_bits_quantile(importance, options.bit_options, options.quantiles);
   if (options.allocation == AllocationMethod::budget && options.sensitivity == Sensitivity::score)
     return allocate_bits_budget(importance, options.bit_options, target);
-  // The sweep's unstructured mask, as expected from the untouched weights; N:M keeps the same
-  // share of every column (up to the last group), so its columns are costed at the mean.
   detail::ExpectedMask<ExecutionSpace> mask{work, lower, {}, options.block_size};
-  bool const unstructured = options.prune_n == 0 && options.sparsity > 0.0;
-  if (unstructured)
-    mask.thresholds =
-        detail::expected_mask_thresholds(space, work, lower, options.sparsity, options.block_size);
-  ColumnErrors const errors =
-      options.sensitivity == Sensitivity::obs
-          ? obs_sensitivity(space, mask, result.quantization, result.sweep_order)
-          : ColumnErrors::from_importance(importance, options.bit_options);
-  int const rows = static_cast<int>(_weight.extent(0));
+  PackedProblem const problem = packed_problem(space, options, result, work, lower, mask);
   int const columns = static_cast<int>(_weight.extent(1));
   if (options.allocation == AllocationMethod::budget)
-    return allocate_bits_by_errors(errors, options.bit_options, bit_budget(target, columns));
-  std::vector<std::int64_t> const kept =
-      unstructured
-          ? detail::expected_kept_per_column(space, mask, result.sweep_order)
-          : std::vector<std::int64_t>(columns, static_cast<std::int64_t>(std::ceil(
-                                                   mean_kept_per_column(rows, columns, options))));
-  double const mean_kept = std::max(
-      1.0,
-      static_cast<double>(std::accumulate(kept.begin(), kept.end(), std::int64_t(0))) / columns);
-  return allocate_bits_packed(
-      errors, options.bit_options, target, mean_kept,
-      [&](std::vector<std::uint8_t> const &bits) {
-        return packed::make_layer_layout(rows, bits, kept, options, _storage_dtype).file_bytes();
-      });
+    return allocate_bits_by_errors(problem.errors, options.bit_options, bit_budget(target, columns));
+  auto const bytes = [&](std::vector<std::uint8_t> const &bits)
+  { return packed_bytes(bits, problem.kept, options); };
+  std::optional<std::int64_t> budget;
+  if (options.packed_extra_bytes)
+    budget = packed_budget_bytes(std::floor(target * (1.0 + 1e-12)), columns, problem.mean_kept, bytes) +
+             *options.packed_extra_bytes;
+  return allocate_bits_packed(problem.errors, options.bit_options, target, problem.mean_kept, bytes,
+                              budget);
+}
+
+template <class ExecutionSpace>
+PackedCandidates LayerCompressor<ExecutionSpace>::packed_candidates(ExecutionSpace const &space,
+                                                                    CompressionOptions const &options,
+                                                                    int steps_per_bit)
+{
+  options.validate();
+  if (!options.mixed_precision())
+    throw InvalidArgument("layer '" + _name + "': packed candidates need a target average of bits");
+  if (_statistics.tokens() == 0)
+    throw InvalidArgument("layer '" + _name + "': no calibration data (call add_batch first)");
+  auto const &hessian = _statistics.hessian(space);
+  int const columns = static_cast<int>(_weight.extent(1));
+  PackedCandidates offer;
+  LayerResult<ExecutionSpace> result;
+  result.quantization = make_plan(space, options);
+  std::vector<double> diagonal(columns);
+  {
+    Vector<ExecutionSpace, float> diag(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::diagonal"),
+                                       columns);
+    Kokkos::parallel_for(
+        "sgpte::hessian_diagonal", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns),
+        KOKKOS_LAMBDA(int j) { diag(j) = hessian(j, j); });
+    auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), diag);
+    for (int j = 0; j < columns; ++j)
+      diagonal[j] = host(j);
+  }
+  std::vector<bool> dead(columns);
+  Kokkos::View<std::uint8_t *, Kokkos::HostSpace> dead_host("sgpte::dead", columns);
+  for (int j = 0; j < columns; ++j)
+  {
+    dead[j] = diagonal[j] == 0.0;
+    dead_host(j) = dead[j] ? 1 : 0;
+  }
+  auto const dead_device = Kokkos::create_mirror_view_and_copy(memory_space(), dead_host);
+  result.sweep_order = detail::sweep_order(diagonal, options.quantizer.act_order);
+  Vector<ExecutionSpace, int> column_of(Kokkos::view_alloc(space, "sgpte::column_of"), columns);
+  {
+    auto column_host = Kokkos::create_mirror_view(column_of);
+    for (int k = 0; k < columns; ++k)
+      column_host(k) = result.sweep_order[k];
+    Kokkos::deep_copy(space, column_of, column_host);
+  }
+  int const rows = static_cast<int>(_weight.extent(0));
+  Matrix<ExecutionSpace> const work =
+      options.quantizer.act_order
+          ? Matrix<ExecutionSpace>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::weight_work"),
+                                   rows, columns)
+          : _weight;
+  detail::gather_live_columns(space, _weight, column_of, dead_device, work);
+  Matrix<ExecutionSpace> const ordered_hessian = detail::hessian_in_sweep_order(space, hessian, column_of);
+  Matrix<ExecutionSpace> lower(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::inverse_factor"),
+                               columns, columns);
+  inverse_hessian_factor(space, ordered_hessian, options.percdamp, options.max_damping_retries, lower, _name);
+  if (options.sensitivity == Sensitivity::score)
+  {
+    auto const raw_sweep_order = raw_importance_terms(space, work, lower, _statistics, column_of);
+    std::array<std::vector<double>, 5> raw;
+    for (int t = 0; t < 5; ++t)
+    {
+      raw[t].resize(columns);
+      for (int k = 0; k < columns; ++k)
+        raw[t][result.sweep_order[k]] = raw_sweep_order[t][k];
+    }
+    result.importance = combine_importance_terms(std::move(raw), dead, options.importance_weights);
+  }
+  CompressionOptions packed = options;
+  packed.allocation = AllocationMethod::packed;
+  detail::ExpectedMask<ExecutionSpace> mask{work, lower, {}, options.block_size};
+  PackedProblem const problem = packed_problem(space, packed, result, work, lower, mask);
+  auto const bytes = [&](std::vector<std::uint8_t> const &bits)
+  { return packed_bytes(bits, problem.kept, packed); };
+  double const target = *options.target_average_bits;
+  offer.uniform_bytes =
+      packed_budget_bytes(std::floor(target * (1.0 + 1e-12)), columns, problem.mean_kept, bytes);
+  offer.budget_bytes = packed_budget_bytes(target, columns, problem.mean_kept, bytes);
+  std::vector<std::vector<std::uint8_t>> seen;
+  auto const add = [&](PackedAllocation &&allocation)
+  {
+    if (allocation.bits.empty())
+      return offer.candidates.size();
+    for (std::size_t c = 0; c < seen.size(); ++c)
+      if (seen[c] == allocation.bits)
+        return c;
+    seen.push_back(std::move(allocation.bits));
+    offer.candidates.push_back({allocation.bytes, allocation.error});
+    return offer.candidates.size() - 1;
+  };
+  offer.reference = add(allocate_bits_packed_within(problem.errors, options.bit_options, target,
+                                                    offer.budget_bytes, problem.mean_kept, bytes));
+  int const low = options.bit_options.front(), high = options.bit_options.back();
+  for (int step = 0; step <= (high - low) * steps_per_bit; ++step)
+  {
+    double const t = low + static_cast<double>(step) / steps_per_bit;
+    add(allocate_bits_packed_within(problem.errors, options.bit_options, t,
+                                    packed_budget_bytes(t, columns, problem.mean_kept, bytes),
+                                    problem.mean_kept, bytes));
+  }
+  return offer;
 }
 
 template <class ExecutionSpace>

@@ -128,6 +128,9 @@ public:
 
   bool replaced(std::string const &name) const { return _replaced.count(name) != 0; }
 
+  // Drops a tensor's replacement: it reads as the file's again.
+  void restore(std::string const &name) { _replaced.erase(name); }
+
   // Writes config.json (a byte copy) and model.safetensors (every tensor of the input, sharded
   // or not, in its dtype, replacements applied, metadata {"format": "pt"}) into `directory`,
   // creating it if needed. Each file is replaced atomically; model.safetensors is assembled

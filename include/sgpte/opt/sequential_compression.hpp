@@ -30,6 +30,7 @@
 #include <sgpte/opt/model_forward.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
 #include <sgpte/opt/opt_weights.hpp>
+#include <sgpte/opt/perplexity.hpp>
 #include <sgpte/opt/progress.hpp>
 #include <sgpte/opt/tensor_names.hpp>
 #include <sgpte/opt/token_windows.hpp>
@@ -40,6 +41,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -62,6 +64,12 @@ struct SequentialOptions
   ForwardOptions forward;
   // The calibration statistics' product (CalibrationStatistics::set_product_precision).
   ProductPrecision statistics_precision = ProductPrecision::fp32;
+  // With AllocationMethod::model: how many candidates per bit the pre-pass offers per module
+  // (LayerCompressor::packed_candidates).
+  int model_steps_per_bit = 8;
+  // With AllocationMethod::model: the calibration windows (the first ones) on which the loss's
+  // sensitivity to each module's compression error is measured.
+  int model_probe_windows = 16;
 
   int end_layer(int layers) const { return max_layer.value_or(layers); }
 
@@ -93,6 +101,12 @@ struct SequentialOptions
             "or budget (the quantile method does not enforce a target)");
       layer_bits.check_layers(layers, min_layer, end);
     }
+    if (compression.allocation == AllocationMethod::model && compression.mixed_precision() &&
+        restored_until > min_layer)
+      throw InvalidArgument("model allocation cannot resume an interrupted run yet (its pre-pass "
+                            "needs the dense layers); run it again without --resume");
+    if (model_steps_per_bit < 1 || model_probe_windows < 1)
+      throw InvalidArgument("model allocation needs at least one step per bit and one probe window");
     for (int layer = min_layer; layer < end; ++layer)
     {
       try
@@ -167,6 +181,195 @@ private:
   std::array<Matrix<ExecutionSpace>, linear_modules.size()> _weights; // unmanaged, over _buffer
 };
 
+// The model-wide allocation's pre-pass (AllocationMethod::model):
+//   1. the calibration windows go once through the dense model (the layers as the checkpoint
+//      holds them); each compressed layer's modules get their calibration statistics as in the
+//      compression and offer the packed allocation's results at a ladder of byte budgets
+//      (LayerCompressor::packed_candidates: errors in the OBS sensitivity's units, the
+//      module's expected increase of its output squared error over the calibration tokens);
+//      each module is also compressed uniformly at ⌊target⌋ bits (fasterprune with the
+//      layer's other options), its error ΔW kept with its energy Σ_rows Δw H Δwᵀ;
+//   2. the errors of different modules do not weigh alike in the loss (their plain sum, or the
+//      sum of errors relative to each module's output energy, gave allocations worse than
+//      uniform on tiny-opt), so each module's errors are scaled by the loss's measured
+//      sensitivity to its compression error: the mean next-token loss on the first
+//      model_probe_windows calibration windows with W + ΔW and with W − ΔW (the rest of the
+//      model dense; the mean of the two cancels the loss's first-order term), less the dense
+//      loss, per unit of ΔW's energy;
+//   3. allocate_model_bytes shares out the sum of the layers' packed budgets (each layer's own
+//      target, as the per-layer packed allocation counts it) among all modules, never worse by
+//      its estimate than every module at the per-layer packed allocation.
+// Returns, per compressed layer (from min_layer) and module, the packed bytes beyond uniform
+// ⌊target⌋-bit quantization that the layer's packed allocation is then given
+// (CompressionOptions::packed_extra_bytes). Costs one calibration forward through the dense
+// model with the statistics, a factorisation, the ladder's greedies (host) and one uniform
+// fasterprune per module, then 2 forward passes of the whole model on the probe windows per
+// module (plus one dense); the compression errors are held in host memory (one float per
+// weight) until then.
+template <class Value, class ExecutionSpace>
+std::vector<std::array<std::int64_t, linear_modules.size()>>
+model_allocation_prepass(ExecutionSpace const &space, OptCheckpoint &checkpoint,
+                         TokenWindows const &calibration, SequentialOptions const &options,
+                         LayerWorkspace<ExecutionSpace, Value> const &workspace,
+                         DecoderLayerLoader<ExecutionSpace, Value> &loader,
+                         ModuleWeights<ExecutionSpace> const &module_weights,
+                         ProgressCallback const &progress,
+                         StatisticsReduction<ExecutionSpace> const &reduce)
+{
+  io::OptConfig const &config = checkpoint.config();
+  int const layers = checkpoint.layers();
+  int const end = options.end_layer(layers);
+  int const seqlen = calibration.seqlen;
+  auto inputs = [&]
+  {
+    auto const edges = load_edge_weights<Value>(space, checkpoint);
+    auto const ids = windows_on_device(space, calibration, 0, calibration.count());
+    return embed_windows(space, config, edges, ids, seqlen);
+  }();
+  Activations<ExecutionSpace, Value> outputs(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::hidden"),
+      inputs.extent(0), inputs.extent(1));
+  std::vector<std::vector<AllocationCandidate>> curves;
+  std::vector<std::size_t> reference;
+  std::vector<std::int64_t> uniform_bytes;
+  std::int64_t budget = 0;
+  std::vector<double> noise_energy;
+  std::vector<std::vector<float>> noise;
+  std::vector<std::pair<int, LinearModule>> noise_module;
+  int const steps = end;
+  for (int layer = 0; layer < end; ++layer)
+  {
+    std::string const where =
+        "layer " + std::to_string(layer + 1) + "/" + std::to_string(layers);
+    // The main loop starts again at layer 0: staged after the last one.
+    auto const &weights = loader.load(space, layer, layer + 1 < end ? layer + 1 : 0);
+    if (layer >= options.min_layer)
+    {
+      report(progress, "allocate", layer, steps, where + ": statistics and candidates");
+      std::vector<LayerCompressor<ExecutionSpace>> compressors;
+      compressors.reserve(linear_modules.size());
+      for (LinearModule const module : linear_modules)
+      {
+        auto const dtype = checkpoint.info(linear_weight_name(layer, module)).dtype;
+        compressors.emplace_back(space, statistics_name(layer, module), module_weights[module],
+                                 nullptr, dtype);
+        compressors.back().statistics().set_product_precision(options.statistics_precision);
+      }
+      decoder_layer_capture(space, config, weights, workspace, inputs,
+                            [&](LinearModule module, Activations<ExecutionSpace, Value> const &input)
+                            {
+                              if (module != LinearModule::k_proj && module != LinearModule::v_proj)
+                                compressors[module_index(module)].add_batch(
+                                    space, input, input.extent(0) / seqlen);
+                            });
+      loader.prefetch();
+      if (reduce)
+        for (LinearModule const module : linear_modules)
+          if (module != LinearModule::k_proj && module != LinearModule::v_proj)
+            reduce(space, compressors[module_index(module)].statistics());
+      for (LinearModule const module : {LinearModule::k_proj, LinearModule::v_proj})
+        compressors[module_index(module)].copy_statistics_from(
+            space, compressors[module_index(LinearModule::q_proj)]);
+      CompressionOptions const layer_options = options.for_layer(layer);
+      for (LinearModule const module : linear_modules)
+      {
+        auto &compressor = compressors[module_index(module)];
+        loader.decode_weight(space, module, module_weights[module]);
+        PackedCandidates offer =
+            compressor.packed_candidates(space, layer_options, options.model_steps_per_bit);
+        {
+          // The error of uniform ⌊target⌋-bit compression of this module (fasterprune with the
+          // layer's other options) and its energy, for the measured sensitivity below.
+          std::string const name = linear_weight_name(layer, module);
+          Matrix<ExecutionSpace> const &weight = module_weights[module];
+          std::size_t const rows = weight.extent(0), columns = weight.extent(1);
+          loader.decode_weight(space, module, weight);
+          CompressionOptions uniform = layer_options;
+          uniform.target_average_bits.reset();
+          uniform.packed_extra_bytes.reset();
+          uniform.wbits =
+              static_cast<int>(std::floor(*layer_options.target_average_bits * (1.0 + 1e-12)));
+          compressor.fasterprune(space, uniform);
+          std::vector<float> const original = checkpoint.read(name);
+          auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), weight);
+          std::vector<float> error(rows * columns);
+          for (std::size_t i = 0; i < rows; ++i)
+            for (std::size_t j = 0; j < columns; ++j)
+            {
+              error[i * columns + j] = host(i, j) - original[i * columns + j];
+              host(i, j) = error[i * columns + j];
+            }
+          Kokkos::deep_copy(space, weight, host);
+          noise_energy.push_back(
+              sgpte::detail::row_quadratic_form(space, weight, compressor.statistics().hessian(space)));
+          noise_module.push_back({layer, module});
+          noise.push_back(std::move(error));
+        }
+        compressor.free();
+        curves.push_back(std::move(offer.candidates));
+        reference.push_back(offer.reference);
+        uniform_bytes.push_back(offer.uniform_bytes);
+        budget += offer.budget_bytes;
+      }
+    }
+    else
+    {
+      loader.prefetch();
+    }
+    decoder_layer_forward(space, config, weights, workspace, inputs, outputs);
+    std::swap(inputs, outputs);
+  }
+  {
+    // The loss's sensitivity to each module's output noise: the module's rounding error at
+    // ⌊target⌋ bits added and subtracted (the mean of the two cancels the loss's first-order
+    // term), the rest of the model dense, on the first calibration windows; per unit of the
+    // noise's energy in the OBS errors' units.
+    std::size_t const windows =
+        std::min<std::size_t>(calibration.count(), static_cast<std::size_t>(options.model_probe_windows));
+    TokenWindows const probe{seqlen, std::vector<int>(calibration.ids.begin(),
+                                                      calibration.ids.begin() + windows * seqlen)};
+    OptCheckpoint &model = checkpoint;
+    double const dense = evaluate_perplexity(space, model, probe, options.forward).mean_nll;
+    for (std::size_t m = 0; m < curves.size(); ++m)
+    {
+      auto const [layer, module] = noise_module[m];
+      report(progress, "allocate", end, steps,
+             "sensitivity of layer " + std::to_string(layer + 1) + " " + module_path(module));
+      std::string const name = linear_weight_name(layer, module);
+      std::vector<float> const original = model.read(name);
+      std::vector<float> const &error = noise[m];
+      bool const replaced = model.replaced(name);
+      io::ByteSpan const stored = model.bytes(name);
+      std::vector<unsigned char> const saved(stored.data, stored.data + stored.size);
+      double loss = 0.0;
+      for (float const sign : {1.0f, -1.0f})
+      {
+        std::vector<float> perturbed(original.size());
+        for (std::size_t i = 0; i < original.size(); ++i)
+          perturbed[i] = original[i] + sign * error[i];
+        model.replace(name, perturbed);
+        loss += 0.5 * evaluate_perplexity(space, model, probe, options.forward).mean_nll;
+      }
+      if (replaced)
+        model.replace_stored(name, saved, {});
+      else
+        model.restore(name);
+      double const sensitivity =
+          std::max(loss - dense, 1e-12) / std::max(noise_energy[m], 1e-300);
+      for (auto &c : curves[m])
+        c.error *= sensitivity;
+    }
+  }
+  report(progress, "allocate", steps, steps, "sharing out the model's packed bytes");
+  ModelAllocation const allocation = allocate_model_bytes(curves, budget, reference);
+  std::vector<std::array<std::int64_t, linear_modules.size()>> extra(
+      static_cast<std::size_t>(end - options.min_layer));
+  for (std::size_t m = 0; m < curves.size(); ++m)
+    extra[m / linear_modules.size()][m % linear_modules.size()] =
+        curves[m][allocation.choice[m]].bytes - uniform_bytes[m];
+  return extra;
+}
+
 template <class Value, class ExecutionSpace>
 void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoint,
                             TokenWindows const &calibration, SequentialOptions const &options,
@@ -181,6 +384,21 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
   int const end = options.end_layer(layers);
   int const seqlen = calibration.seqlen;
 
+  using Workspace = LayerWorkspace<ExecutionSpace, Value>;
+  Workspace const workspace(
+      space, config, seqlen,
+      std::min(static_cast<int>(calibration.count()),
+               Workspace::windows_within(config, seqlen, options.forward.workspace_bytes)));
+  DecoderLayerLoader<ExecutionSpace, Value> loader(space, checkpoint,
+                                                   options.forward.overlap_loading);
+  ModuleWeights<ExecutionSpace> const module_weights(space, checkpoint);
+  std::vector<std::array<std::int64_t, linear_modules.size()>> extra_bytes;
+  if (options.compression.mixed_precision() &&
+      options.compression.allocation == AllocationMethod::model)
+    extra_bytes = model_allocation_prepass<Value>(space, checkpoint, calibration, options,
+                                                  workspace, loader, module_weights, progress,
+                                                  reduce);
+  // After the pre-pass, whose activations are gone.
   auto inputs = [&]
   {
     auto const edges = load_edge_weights<Value>(space, checkpoint);
@@ -190,14 +408,6 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
   Activations<ExecutionSpace, Value> outputs(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::hidden"),
       inputs.extent(0), inputs.extent(1));
-  using Workspace = LayerWorkspace<ExecutionSpace, Value>;
-  Workspace const workspace(
-      space, config, seqlen,
-      std::min(static_cast<int>(calibration.count()),
-               Workspace::windows_within(config, seqlen, options.forward.workspace_bytes)));
-  DecoderLayerLoader<ExecutionSpace, Value> loader(space, checkpoint,
-                                                   options.forward.overlap_loading);
-  ModuleWeights<ExecutionSpace> const module_weights(space, checkpoint);
 
   int const steps = (end - options.min_layer) * static_cast<int>(linear_modules.size() + 2);
   int step = 0;
@@ -247,10 +457,13 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
       compressors[module_index(module)].copy_statistics_from(
           space, compressors[module_index(LinearModule::q_proj)]);
     ++step;
-    CompressionOptions const layer_options = options.for_layer(layer);
     for (LinearModule const module : linear_modules)
     {
       report(progress, "compress", step, steps, where + ": fasterprune " + module_path(module));
+      CompressionOptions layer_options = options.for_layer(layer);
+      if (!extra_bytes.empty())
+        layer_options.packed_extra_bytes =
+            extra_bytes[static_cast<std::size_t>(layer - options.min_layer)][module_index(module)];
       auto &compressor = compressors[module_index(module)];
       loader.decode_weight(space, module, module_weights[module]);
       auto const result = compressor.fasterprune(space, layer_options, rows);
