@@ -630,7 +630,8 @@ int main(int argc, char *argv[])
   auto *layers = app.add_option_group("Layers");
   layers->add_option("--layer-bits", arguments.layer_bits,
                      "Per-layer target average bits, e.g. 0-5:3.5,6-11:4.5 (needs --bit-allocation "
-                     "packed or budget)");
+                     "packed, model or budget; with model, the sum of the layers' budgets is shared "
+                     "out)");
   layers->add_option("--min-layer", arguments.min_layer, "Compress layers i with min <= i < max")
       ->capture_default_str();
   layers->add_option("--max-layer", arguments.max_layer, "See --min-layer (default: all layers)");

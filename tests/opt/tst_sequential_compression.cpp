@@ -228,6 +228,47 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_per_layer_schedule_sets_each_layers_average_bits
   }
 }
 
+// The model-wide allocation (issue 19): the whole model within the packed bytes of the
+// per-layer packed allocation's budgets (uniform 3-bit's without pruning, where the kept
+// weights are known), the widths moved between modules; the checkpoint's weights untouched by
+// the pre-pass's probes (the same results twice); and no --resume.
+BOOST_AUTO_TEST_CASE_TEMPLATE(the_model_allocation_keeps_the_model_within_uniform_bytes, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ScratchDirectory directory;
+  sgpte_test::write_synthetic_opt(directory.path(), sgpte_test::opt_config_json(), 31);
+  auto options = default_options();
+  options.compression.sparsity = 0.0;
+  options.compression.target_average_bits = 3.0;
+  auto run = [&](sgpte::AllocationMethod method, int wbits = 0)
+  {
+    auto o = options;
+    o.compression.allocation = method;
+    if (wbits > 0)
+    {
+      o.compression.target_average_bits.reset();
+      o.compression.wbits = wbits;
+    }
+    sgpte::QuantizationStats stats;
+    auto const weights = compressed_weights<ExecutionSpace>(directory.path(), synthetic_calibration(), {o}, &stats);
+    std::int64_t bytes = 0;
+    for (auto const &layer : stats.layers())
+      bytes += layer.size_after_bytes;
+    return std::make_pair(bytes, weights);
+  };
+  auto const uniform = run(sgpte::AllocationMethod::packed, 3);
+  auto const model = run(sgpte::AllocationMethod::model);
+  BOOST_TEST(model.first <= uniform.first);
+  BOOST_TEST(model.first >= 0.98 * uniform.first);
+  BOOST_TEST((run(sgpte::AllocationMethod::model).second == model.second));
+
+  auto resumed = options;
+  resumed.compression.allocation = sgpte::AllocationMethod::model;
+  resumed.restored_until = 1;
+  BOOST_CHECK_THROW(resumed.validate(2), sgpte::InvalidArgument);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(opt_350m_style_half_precision_models_compress_and_evaluate,
                               DeviceType, SGPTE_DEVICE_TYPES)
 {
