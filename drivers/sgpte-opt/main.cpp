@@ -255,6 +255,12 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
       throw sgpte::InvalidArgument("--nsamples " + std::to_string(arguments.nsamples) +
                                    " gives fewer calibration windows than the " +
                                    std::to_string(ranks.size()) + " processes");
+    // The model allocation's pre-pass measures every module on this process's windows alone;
+    // processes with other windows would allocate other widths.
+    if (ranks.size() > 1 &&
+        plan.sequential.compression.allocation == sgpte::AllocationMethod::model)
+      throw sgpte::InvalidArgument("--bit-allocation model runs in one process only, got " +
+                                   std::to_string(ranks.size()) + " processes");
     int const largest_share = (arguments.nsamples + ranks.size() - 1) / ranks.size();
     plan.memory = require_memory(arguments, checkpoint, seqlen, largest_share, available, backend,
                                  plan.sequential.forward);
@@ -628,10 +634,11 @@ int main(int argc, char *argv[])
                    "Seed of the calibration windows (Python's random.seed)")
       ->capture_default_str();
   auto *layers = app.add_option_group("Layers");
-  layers->add_option("--layer-bits", arguments.layer_bits,
-                     "Per-layer target average bits, e.g. 0-5:3.5,6-11:4.5 (needs --bit-allocation "
-                     "packed, model or budget; with model, the sum of the layers' budgets is shared "
-                     "out)");
+  layers->add_option(
+      "--layer-bits", arguments.layer_bits,
+      "Per-layer target average bits, e.g. 0-5:3.5,6-11:4.5 (needs --bit-allocation "
+      "packed, model or budget; with model, the sum of the layers' budgets is shared "
+      "out)");
   layers->add_option("--min-layer", arguments.min_layer, "Compress layers i with min <= i < max")
       ->capture_default_str();
   layers->add_option("--max-layer", arguments.max_layer, "See --min-layer (default: all layers)");
