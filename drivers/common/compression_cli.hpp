@@ -63,7 +63,7 @@ public:
            "--sensitivity", _sensitivity,
            "What packed and budget minimise: obs, each column's expected OBS error at each width "
            "(from the weights, the quantizer and the inverse-Hessian factor); score, the "
-           "importance score's importance x 4^-bits")
+           "importance score's importance x 4^-bits (model needs obs)")
         ->check(CLI::IsMember({"obs", "score"}))
         ->capture_default_str();
     app.add_option("--bit-options", _bit_options, "Bit widths to choose from, comma separated")

@@ -7,6 +7,7 @@
 
 #include <sgpte/allocation/model_budget.hpp>
 #include <sgpte/core/error.hpp>
+#include <sgpte/layer/compression_options.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -101,7 +102,8 @@ BOOST_AUTO_TEST_CASE(convex_curves_with_equal_steps_are_allocated_optimally)
       std::int64_t reference_bytes = 0;
       for (auto const &curve : curves)
         reference_bytes += curve[1].bytes; // uniform 3-bit
-      std::int64_t const budget = reference_bytes + static_cast<std::int64_t>(trial % 5) * 128 - 256;
+      std::int64_t const budget =
+          reference_bytes + static_cast<std::int64_t>(trial % 5) * 128 - 256;
       if (budget < 0)
         continue;
       double const best = best_by_enumeration(curves, budget);
@@ -161,6 +163,18 @@ BOOST_AUTO_TEST_CASE(random_curves_meet_the_budget_and_never_lose_to_the_referen
 BOOST_AUTO_TEST_CASE(a_budget_below_the_smallest_allocation_is_refused)
 {
   Curves const curves = {width_curve(1024, 1.0)};
-  BOOST_CHECK_THROW(sgpte::allocate_model_bytes(curves, curves[0][0].bytes - 1), sgpte::InvalidArgument);
+  BOOST_CHECK_THROW(sgpte::allocate_model_bytes(curves, curves[0][0].bytes - 1),
+                    sgpte::InvalidArgument);
   BOOST_CHECK_THROW(sgpte::allocate_model_bytes({{}}, 100), sgpte::InvalidArgument);
+}
+
+// The importance score is no error to weigh across modules.
+BOOST_AUTO_TEST_CASE(the_model_allocation_needs_the_obs_sensitivity)
+{
+  sgpte::CompressionOptions options;
+  options.target_average_bits = 3.0;
+  options.allocation = sgpte::AllocationMethod::model;
+  BOOST_CHECK_NO_THROW(options.validate());
+  options.sensitivity = sgpte::Sensitivity::score;
+  BOOST_CHECK_THROW(options.validate(), sgpte::InvalidArgument);
 }
