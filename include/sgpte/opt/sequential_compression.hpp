@@ -181,6 +181,23 @@ private:
   std::array<Matrix<ExecutionSpace>, linear_modules.size()> _weights; // unmanaged, over _buffer
 };
 
+// The calibration windows embedded (the decoder's first input) and a buffer of their shape
+// for a layer's outputs: what the pre-pass and the compression each start from.
+template <class Value, class ExecutionSpace>
+std::pair<Activations<ExecutionSpace, Value>, Activations<ExecutionSpace, Value>>
+embedded_calibration(ExecutionSpace const &space, OptCheckpoint &checkpoint,
+                     TokenWindows const &calibration)
+{
+  auto const edges = load_edge_weights<Value>(space, checkpoint);
+  auto const ids = windows_on_device(space, calibration, 0, calibration.count());
+  Activations<ExecutionSpace, Value> inputs =
+      embed_windows(space, checkpoint.config(), edges, ids, calibration.seqlen);
+  Activations<ExecutionSpace, Value> outputs(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::hidden"),
+      inputs.extent(0), inputs.extent(1));
+  return {inputs, outputs};
+}
+
 // The model-wide allocation's pre-pass (AllocationMethod::model):
 //   1. the calibration windows go once through the dense model (the layers as the checkpoint
 //      holds them); each compressed layer's modules get their calibration statistics as in the
@@ -220,15 +237,9 @@ model_allocation_prepass(ExecutionSpace const &space, OptCheckpoint &checkpoint,
   int const layers = checkpoint.layers();
   int const end = options.end_layer(layers);
   int const seqlen = calibration.seqlen;
-  auto inputs = [&]
-  {
-    auto const edges = load_edge_weights<Value>(space, checkpoint);
-    auto const ids = windows_on_device(space, calibration, 0, calibration.count());
-    return embed_windows(space, config, edges, ids, seqlen);
-  }();
-  Activations<ExecutionSpace, Value> outputs(
-      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::hidden"),
-      inputs.extent(0), inputs.extent(1));
+  auto activations = embedded_calibration<Value>(space, checkpoint, calibration);
+  auto &inputs = activations.first;
+  auto &outputs = activations.second;
   std::vector<std::vector<AllocationCandidate>> curves;
   std::vector<std::size_t> reference;
   std::vector<std::int64_t> uniform_bytes;
@@ -399,15 +410,9 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
                                                   workspace, loader, module_weights, progress,
                                                   reduce);
   // After the pre-pass, whose activations are gone.
-  auto inputs = [&]
-  {
-    auto const edges = load_edge_weights<Value>(space, checkpoint);
-    auto const ids = windows_on_device(space, calibration, 0, calibration.count());
-    return embed_windows(space, config, edges, ids, seqlen);
-  }();
-  Activations<ExecutionSpace, Value> outputs(
-      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::hidden"),
-      inputs.extent(0), inputs.extent(1));
+  auto activations = embedded_calibration<Value>(space, checkpoint, calibration);
+  auto &inputs = activations.first;
+  auto &outputs = activations.second;
 
   int const steps = (end - options.min_layer) * static_cast<int>(linear_modules.size() + 2);
   int step = 0;
