@@ -26,7 +26,7 @@ public:
   // options, and a default target average gives way to --wbits.
   CompressionCli(CLI::App &app, CompressionOptions const &defaults)
       : _values(defaults), _allocation(to_string(defaults.allocation)),
-        _sensitivity(to_string(defaults.sensitivity))
+        _sensitivity(to_string(defaults.sensitivity)), _range(to_string(defaults.quantizer.range))
   {
     if (defaults.target_average_bits)
       _target = *defaults.target_average_bits;
@@ -81,6 +81,12 @@ public:
                       ->excludes(_symmetric);
     _per_tensor = app.add_flag("--pertensor", _per_tensor_value, "One quantizer per tensor instead of per row");
     app.add_flag("--mse", _values.quantizer.mse, "MSE grid search of the quantizer range");
+    app.add_option(
+           "--quantizer-range", _range,
+           "Where mixed precision takes each width's scale and zero from: shared, the whole "
+           "row's range (SPEC 6); per-width, the range of the row's columns given that width")
+        ->check(CLI::IsMember({"shared", "per-width"}))
+        ->capture_default_str();
     app.add_option("--groupsize", _values.quantizer.group_size, "Columns per quantizer group (0: none)");
     app.add_flag("--act-order", _values.quantizer.act_order, "Process columns by decreasing Hessian diagonal");
     app.option_defaults()->group(previous_group);
@@ -121,6 +127,8 @@ public:
                          : _allocation == "budget" ? AllocationMethod::budget
                                                    : AllocationMethod::quantile;
     options.sensitivity = _sensitivity == "obs" ? Sensitivity::obs : Sensitivity::score;
+    options.quantizer.range =
+        _range == "per-width" ? QuantizerRange::per_width : QuantizerRange::shared;
     options.bit_options = parse_list<int>(_bit_options, "--bit-options");
     options.quantiles = parse_list<double>(_quantiles, "--quantiles");
     auto const weights = parse_list<double>(_importance, "--importance-weights");
@@ -137,6 +145,7 @@ private:
   std::optional<double> _target;
   std::string _allocation;
   std::string _sensitivity;
+  std::string _range;
   std::string _bit_options = "2,3,4,6,8";
   std::string _quantiles = "0.2,0.4,0.6,0.8";
   std::string _importance = "0.25,0.25,0.15,0.25,0.10";

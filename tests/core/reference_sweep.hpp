@@ -126,6 +126,27 @@ inline std::vector<std::vector<ReferenceQuantizer>> reference_quantizers(Eigen::
   return quantizers;
 }
 
+// Per-width ranges (QuantizerRange::per_width): width b's parameters from the columns of width
+// b alone (column_bits, the same order as w's columns), the other columns read as zero.
+inline std::vector<std::vector<ReferenceQuantizer>>
+reference_width_quantizers(Eigen::MatrixXd const &w, int begin, int end,
+                           sgpte::QuantizerOptions const &options,
+                           std::vector<int> const &column_bits)
+{
+  auto quantizers = reference_quantizers(w, begin, end, options);
+  for (int bits = 1; bits <= 16; ++bits)
+  {
+    Eigen::MatrixXd only = w;
+    for (int c = begin; c < end; ++c)
+      if (column_bits[c] != bits)
+        only.col(c).setZero();
+    auto const own = reference_quantizers(only, begin, end, options);
+    for (std::size_t p = 0; p < quantizers.size(); ++p)
+      quantizers[p][bits] = own[p][bits];
+  }
+  return quantizers;
+}
+
 // weight: rows × columns (float values); hessian: as accumulated (float values);
 // bits: per original column, 0 = not quantized.
 inline ReferenceResult reference_fasterprune(Eigen::MatrixXd weight, Eigen::MatrixXd hessian,
@@ -146,6 +167,10 @@ inline ReferenceResult reference_fasterprune(Eigen::MatrixXd weight, Eigen::Matr
       hessian(j, j) = 1.0;
       weight.col(j).setZero();
     }
+  // Per-width ranges follow the allocation and see dead columns as the zeros they become.
+  bool const per_width = qopt.range == sgpte::QuantizerRange::per_width;
+  if (per_width && !grouped)
+    quantizers = reference_width_quantizers(weight, 0, columns, qopt, bits);
   std::vector<int> order(columns);
   std::iota(order.begin(), order.end(), 0);
   if (qopt.act_order)
@@ -187,7 +212,11 @@ inline ReferenceResult reference_fasterprune(Eigen::MatrixXd weight, Eigen::Matr
     for (int i = begin; i < end; ++i)
     {
       if (grouped && i % qopt.group_size == 0)
-        quantizers = reference_quantizers(at_block_start, i, std::min(i + qopt.group_size, columns), qopt);
+        quantizers = per_width ? reference_width_quantizers(at_block_start, i,
+                                                            std::min(i + qopt.group_size, columns),
+                                                            qopt, column_bits)
+                               : reference_quantizers(at_block_start, i,
+                                                      std::min(i + qopt.group_size, columns), qopt);
       if (options.prune_n > 0 && (i - begin) % options.prune_m == 0)
       {
         int const window_end = std::min(i + options.prune_m, end);

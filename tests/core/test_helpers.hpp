@@ -5,6 +5,7 @@
 // and comparisons that print the offending entries (and small matrices whole) on failure.
 
 #include <sgpte/core/views.hpp>
+#include <sgpte/quantization/quantizer.hpp>
 
 #include <Kokkos_Core.hpp>
 
@@ -57,6 +58,28 @@ sgpte::Matrix<ExecutionSpace> to_device(MatrixXd const &m)
       host(i, j) = static_cast<float>(m(i, j));
   Kokkos::deep_copy(view, host);
   return view;
+}
+
+// A quantization plan of these widths and options, with its maxq and zeroed (scale, zero)
+// views of parameter_rows × groups × widths, ready for find_quantization_parameters.
+template <class ExecutionSpace>
+sgpte::QuantizationPlan<ExecutionSpace> make_plan(std::vector<int> const &widths,
+                                                  sgpte::QuantizerOptions const &options,
+                                                  int parameter_rows, int groups)
+{
+  using Plan = sgpte::QuantizationPlan<ExecutionSpace>;
+  Plan plan;
+  plan.options = options;
+  plan.widths = widths;
+  int const count = static_cast<int>(widths.size());
+  plan.maxq = sgpte::Vector<ExecutionSpace, float>("sgpte_test::maxq", count);
+  auto maxq = Kokkos::create_mirror_view(plan.maxq);
+  for (int k = 0; k < count; ++k)
+    maxq(k) = static_cast<float>((1 << widths[k]) - 1);
+  Kokkos::deep_copy(plan.maxq, maxq);
+  plan.scale = typename Plan::parameter_view("sgpte_test::scale", parameter_rows, groups, count);
+  plan.zero = typename Plan::parameter_view("sgpte_test::zero", parameter_rows, groups, count);
+  return plan;
 }
 
 // Row-major tokens × columns, the layout activations come in.

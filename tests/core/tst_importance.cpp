@@ -17,6 +17,32 @@
 #include "test_helpers.hpp"
 #include "trap_invalid_operations.hpp"
 
+namespace
+{
+
+// Weights and an inverse-Hessian factor (positive diagonal) as the device holds them (float
+// values), and a shuffled sweep order, for the OBS sensitivity tests.
+struct SensitivityProblem
+{
+  sgpte_test::MatrixXd w;
+  sgpte_test::MatrixXd lower;
+  std::vector<int> sweep_order;
+
+  SensitivityProblem(int rows, int columns, unsigned seed) : sweep_order(columns)
+  {
+    std::mt19937 generator(seed);
+    w = sgpte_test::round_to_float(sgpte_test::random_matrix(rows, columns, generator));
+    lower = sgpte_test::random_matrix(columns, columns, generator);
+    for (int j = 0; j < columns; ++j)
+      lower(j, j) = 0.5 + std::abs(lower(j, j));
+    lower = sgpte_test::round_to_float(lower);
+    std::iota(sweep_order.begin(), sweep_order.end(), 0);
+    std::shuffle(sweep_order.begin(), sweep_order.end(), generator);
+  }
+};
+
+} // namespace
+
 BOOST_FIXTURE_TEST_SUITE(Importance, sgpte_test::TrapInvalidOperations)
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(terms_equal_their_formulas, DeviceType, SGPTE_DEVICE_TYPES)
@@ -91,18 +117,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(obs_sensitivity_equals_its_formula, DeviceType, SG
 {
   using ExecutionSpace = typename DeviceType::execution_space;
   ExecutionSpace space;
-  std::mt19937 generator(17);
   int const rows = 10, columns = 24;
-  sgpte_test::MatrixXd w =
-      sgpte_test::round_to_float(sgpte_test::random_matrix(rows, columns, generator));
+  SensitivityProblem problem(rows, columns, 17);
+  sgpte_test::MatrixXd &w = problem.w;
+  sgpte_test::MatrixXd const &lower = problem.lower;
+  std::vector<int> const &sweep_order = problem.sweep_order;
   w.col(5).setZero(); // a dead column: no error at any width
-  sgpte_test::MatrixXd lower = sgpte_test::random_matrix(columns, columns, generator);
-  for (int j = 0; j < columns; ++j)
-    lower(j, j) = 0.5 + std::abs(lower(j, j));
-  lower = sgpte_test::round_to_float(lower); // the values the device holds
-  std::vector<int> sweep_order(columns);
-  std::iota(sweep_order.begin(), sweep_order.end(), 0);
-  std::shuffle(sweep_order.begin(), sweep_order.end(), generator);
   std::vector<int> const widths = {2, 3, 4, 8};
   int const block_size = 16;
   for (double sparsity : {0.0, 0.5})
@@ -136,19 +156,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(obs_sensitivity_equals_its_formula, DeviceType, SG
                                        << " group size " << group_size)
         {
           int const groups = group_size > 0 ? columns / group_size : 1;
-          sgpte::QuantizationPlan<ExecutionSpace> plan;
-          plan.options.per_channel = per_channel;
-          plan.options.group_size = group_size;
-          plan.widths = widths;
-          plan.maxq = sgpte::Vector<ExecutionSpace, float>("maxq", widths.size());
-          auto maxq = Kokkos::create_mirror_view(plan.maxq);
-          for (std::size_t k = 0; k < widths.size(); ++k)
-            maxq(k) = static_cast<float>((1 << widths[k]) - 1);
-          Kokkos::deep_copy(plan.maxq, maxq);
-          using parameter_view = typename sgpte::QuantizationPlan<ExecutionSpace>::parameter_view;
-          int const parameter_rows = per_channel ? rows : 1;
-          plan.scale = parameter_view("scale", parameter_rows, groups, widths.size());
-          plan.zero = parameter_view("zero", parameter_rows, groups, widths.size());
+          sgpte::QuantizerOptions options;
+          options.per_channel = per_channel;
+          options.group_size = group_size;
+          auto const plan = sgpte_test::make_plan<ExecutionSpace>(widths, options,
+                                                                  per_channel ? rows : 1, groups);
           sgpte::detail::ExpectedMask<ExecutionSpace> mask{
               sgpte_test::to_device<ExecutionSpace>(w),
               sgpte_test::to_device<ExecutionSpace>(lower),
@@ -191,6 +203,75 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(obs_sensitivity_equals_its_formula, DeviceType, SG
           BOOST_TEST(errors(sweep_order[5], 0) == 0.0);
         }
       }
+  }
+}
+
+// The per-width estimate (QuantizerRange::per_width): column k at its own width b is quantized
+// with the range of the columns of width b in its row and group; at another width held in
+// the group, with that width's columns and k; at a width the group does not hold, with the
+// whole group's range — each built here as quant.py's quantizer of a matrix holding only
+// those columns (reference_sweep.hpp).
+BOOST_AUTO_TEST_CASE_TEMPLATE(obs_sensitivity_per_width_equals_its_formula, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  int const rows = 10, columns = 24;
+  SensitivityProblem problem(rows, columns, 29);
+  sgpte_test::MatrixXd &w = problem.w;
+  sgpte_test::MatrixXd const &lower = problem.lower;
+  std::vector<int> const &sweep_order = problem.sweep_order;
+  w.col(3) *= 8.0; // an outlier column: per-width ranges keep it out of the others' grid
+  std::vector<int> const widths = {2, 3, 4, 8};
+  // Widths per original column: 2, 3 and 4 in turn, 8 for the outlier only (absent from
+  // every group but the outlier's).
+  std::vector<std::uint8_t> bits(columns);
+  for (int j = 0; j < columns; ++j)
+    bits[j] = static_cast<std::uint8_t>(j == 3 ? 8 : widths[j % 3]);
+  for (int group_size : {0, 8})
+  {
+    BOOST_TEST_CONTEXT("group size " << group_size)
+    {
+      int const groups = group_size > 0 ? columns / group_size : 1;
+      sgpte::QuantizerOptions options;
+      options.group_size = group_size;
+      options.range = sgpte::QuantizerRange::per_width;
+      auto const plan = sgpte_test::make_plan<ExecutionSpace>(widths, options, rows, groups);
+      sgpte::detail::ExpectedMask<ExecutionSpace> mask{sgpte_test::to_device<ExecutionSpace>(w),
+                                                       sgpte_test::to_device<ExecutionSpace>(lower),
+                                                       {},
+                                                       16};
+      auto const errors = sgpte::obs_sensitivity_per_width(space, mask, plan, sweep_order, bits);
+      for (int g = 0; g < groups; ++g)
+      {
+        int const begin = g * (group_size > 0 ? group_size : columns);
+        int const end = group_size > 0 ? begin + group_size : columns;
+        for (int k = begin; k < end; ++k)
+          for (std::size_t o = 0; o < widths.size(); ++o)
+          {
+            int const b = widths[o];
+            bool held = false;
+            sgpte_test::MatrixXd only = w;
+            for (int c = begin; c < end; ++c)
+            {
+              held = held || bits[sweep_order[c]] == b;
+              if (bits[sweep_order[c]] != b && c != k)
+                only.col(c).setZero();
+            }
+            auto const quantizers =
+                sgpte_test::reference_quantizers(held ? only : w, begin, end, plan.options);
+            double expected = 0.0;
+            for (int i = 0; i < rows; ++i)
+            {
+              double const e = w(i, k) - quantizers[i][b](w(i, k));
+              expected += e * e;
+            }
+            expected /= lower(k, k) * lower(k, k);
+            BOOST_TEST_CONTEXT("sweep position " << k << ", width " << b)
+            BOOST_TEST(errors(sweep_order[k], o) == expected, boost::test_tools::tolerance(1e-9));
+          }
+      }
+    }
   }
 }
 

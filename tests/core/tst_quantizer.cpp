@@ -63,19 +63,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(parameters_match_quant_py, DeviceType, SGPTE_DEVIC
       {
         BOOST_TEST_CONTEXT("symmetric " << symmetric << " per channel " << per_channel << " mse " << mse)
         {
-          sgpte::QuantizationPlan<ExecutionSpace> plan;
-          plan.options.symmetric = symmetric;
-          plan.options.per_channel = per_channel;
-          plan.options.mse = mse;
-          plan.widths = {2, 3, 8};
-          plan.maxq = sgpte::Vector<ExecutionSpace, float>("maxq", 3);
-          auto maxq = Kokkos::create_mirror_view(plan.maxq);
-          for (int k = 0; k < 3; ++k)
-            maxq(k) = static_cast<float>((1 << plan.widths[k]) - 1);
-          Kokkos::deep_copy(plan.maxq, maxq);
+          sgpte::QuantizerOptions options;
+          options.symmetric = symmetric;
+          options.per_channel = per_channel;
+          options.mse = mse;
           int const parameter_rows = per_channel ? rows : 1;
-          plan.scale = typename sgpte::QuantizationPlan<ExecutionSpace>::parameter_view("scale", parameter_rows, 2, 3);
-          plan.zero = typename sgpte::QuantizationPlan<ExecutionSpace>::parameter_view("zero", parameter_rows, 2, 3);
+          auto const plan =
+              sgpte_test::make_plan<ExecutionSpace>({2, 3, 8}, options, parameter_rows, 2);
           // Group 1 covers columns [10, 30).
           sgpte::find_quantization_parameters(space, weight, 10, 30, 1, plan);
           auto const scale = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plan.scale);
@@ -102,6 +96,72 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(parameters_match_quant_py, DeviceType, SGPTE_DEVIC
             }
         }
       }
+}
+
+// Per-width ranges: each width's parameters are quant.py's for the columns of that width
+// alone (the others read as zero, which every range holds); one width gives the shared ones.
+BOOST_AUTO_TEST_CASE_TEMPLATE(per_width_ranges_take_each_widths_columns, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(11);
+  int const rows = 7, columns = 30;
+  sgpte_test::MatrixXd w = sgpte_test::random_matrix(rows, columns, generator);
+  w.col(4) *= 10.0; // an outlier column at the widest width
+  std::vector<int> const widths = {2, 3, 8};
+  std::vector<int> column_bits(columns);
+  for (int c = 0; c < columns; ++c)
+    column_bits[c] = c == 4 ? 8 : widths[c % 2];
+  auto const weight = sgpte_test::to_device<ExecutionSpace>(w);
+  for (bool symmetric : {false, true})
+    for (bool mse : {false, true})
+    {
+      BOOST_TEST_CONTEXT("symmetric " << symmetric << " mse " << mse)
+      {
+        sgpte::QuantizerOptions options;
+        options.symmetric = symmetric;
+        options.mse = mse;
+        options.range = sgpte::QuantizerRange::per_width;
+        auto plan = sgpte_test::make_plan<ExecutionSpace>(widths, options, rows, 1);
+        plan.width_index = sgpte::Vector<ExecutionSpace, std::uint8_t>("width_index", columns);
+        auto index = Kokkos::create_mirror_view(plan.width_index);
+        for (int c = 0; c < columns; ++c)
+          index(c) = static_cast<std::uint8_t>(
+              std::find(widths.begin(), widths.end(), column_bits[c]) - widths.begin());
+        Kokkos::deep_copy(plan.width_index, index);
+        BOOST_TEST(plan.per_width_ranges());
+        sgpte::find_quantization_parameters(space, weight, 0, columns, 0, plan);
+        auto const scale = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plan.scale);
+        auto const zero = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plan.zero);
+        auto const expected =
+            sgpte_test::reference_width_quantizers(w, 0, columns, plan.options, column_bits);
+        auto const shared = sgpte_test::reference_quantizers(w, 0, columns, plan.options);
+        bool const exact = sgpte::detail::is_host_space_v<ExecutionSpace> || !mse;
+        for (int p = 0; p < rows; ++p)
+          for (int k = 0; k < 3; ++k)
+          {
+            auto const &reference = expected[p][widths[k]];
+            if (exact)
+            {
+              BOOST_TEST(scale(p, 0, k) == reference.scale);
+              BOOST_TEST(zero(p, 0, k) == reference.zero);
+            }
+            else
+            {
+              BOOST_TEST(scale(p, 0, k) == reference.scale, boost::test_tools::tolerance(1e-6f));
+              BOOST_TEST(std::abs(zero(p, 0, k) - reference.zero) <= 1.0f);
+            }
+          }
+        // The narrow widths' grids no longer span the outlier's range.
+        for (int p = 0; p < rows; ++p)
+          BOOST_TEST(scale(p, 0, 0) < shared[p][2].scale);
+      }
+    }
+  sgpte::QuantizerOptions per_tensor;
+  per_tensor.per_channel = false;
+  per_tensor.range = sgpte::QuantizerRange::per_width;
+  BOOST_CHECK_THROW(per_tensor.validate(), sgpte::InvalidArgument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -47,18 +47,31 @@ std::vector<Configuration> configurations()
       {"3-bit sym per-channel", [](O &o) { o.wbits = 3, o.quantizer.symmetric = true; }},
       {"8-bit asym per-tensor", [](O &o) { o.wbits = 8, o.quantizer.per_channel = false; }},
       {"50% + 4-bit", [](O &o) { o.sparsity = 0.5, o.wbits = 4; }},
-      {"2:4 + 3-bit sym", [](O &o) { o.prune_n = 2, o.prune_m = 4, o.wbits = 3, o.quantizer.symmetric = true; }},
+      {"2:4 + 3-bit sym",
+       [](O &o) { o.prune_n = 2, o.prune_m = 4, o.wbits = 3, o.quantizer.symmetric = true; }},
       {"4-bit groups of 16", [](O &o) { o.wbits = 4, o.quantizer.group_size = 16; }},
       {"4-bit act-order", [](O &o) { o.wbits = 4, o.quantizer.act_order = true; }},
       {"3-bit act-order groups of 16, 50%",
-       [](O &o) { o.wbits = 3, o.quantizer.act_order = true, o.quantizer.group_size = 16, o.sparsity = 0.5; }},
+       [](O &o) {
+         o.wbits = 3, o.quantizer.act_order = true, o.quantizer.group_size = 16, o.sparsity = 0.5;
+       }},
       {"4-bit MSE", [](O &o) { o.wbits = 4, o.quantizer.mse = true; }},
       {"mixed 4.0 quantile",
        [](O &o) { o.target_average_bits = 4.0, o.allocation = AllocationMethod::quantile; }},
-      {"mixed 3.5 budget + 50%",
-       [](O &o) { o.target_average_bits = 3.5, o.allocation = AllocationMethod::budget, o.sparsity = 0.5; }},
+      {"mixed 3.5 budget + 50%", [](O &o)
+       { o.target_average_bits = 3.5, o.allocation = AllocationMethod::budget, o.sparsity = 0.5; }},
+      {"mixed 3.0 packed, per-width ranges", [](O &o)
+       { o.target_average_bits = 3.0, o.quantizer.range = sgpte::QuantizerRange::per_width; }},
+      {"mixed 3.5 budget, per-width ranges, act-order groups of 16, 50%",
+       [](O &o)
+       {
+         o.target_average_bits = 3.5, o.allocation = AllocationMethod::budget, o.sparsity = 0.5;
+         o.quantizer.range = sgpte::QuantizerRange::per_width, o.quantizer.act_order = true;
+         o.quantizer.group_size = 16;
+       }},
       {"mixed 3.0 budget + 2:4 act-order",
-       [](O &o) {
+       [](O &o)
+       {
          o.target_average_bits = 3.0, o.allocation = AllocationMethod::budget, o.prune_n = 2, o.prune_m = 4;
          o.quantizer.act_order = true;
        }},

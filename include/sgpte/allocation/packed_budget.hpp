@@ -29,6 +29,7 @@
 #include <bitset>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -74,14 +75,23 @@ std::int64_t packed_budget_bytes(double target, std::size_t columns, double kept
              std::floor((target - whole) * kept_per_column * static_cast<double>(columns) / 8.0));
 }
 
+// Re-estimates the errors for an allocation (per column, original order): with per-width
+// quantizer ranges a column's error at a width depends on which columns share that width
+// (importance/obs_sensitivity.hpp's obs_sensitivity_per_width). Empty: the errors are fixed.
+using ErrorRefinement = std::function<ColumnErrors(std::vector<std::uint8_t> const &)>;
+
 // The allocation of smallest expected error within budget_bytes (see above); `target` (in the
-// bit options' range) is where each subset's search for a bit sum starts.
+// bit options' range) is where each subset's search for a bit sum starts. With a refinement,
+// each subset of several widths is allocated again on the errors re-estimated for its
+// allocation (`refinement_rounds` times) and the subsets are compared by the re-estimated
+// errors of their final allocations.
 template <class PackedBytes>
-PackedAllocation allocate_bits_packed_within(ColumnErrors const &errors,
-                                             std::vector<int> const &bit_options, double target,
-                                             std::int64_t budget_bytes, double kept_per_column,
-                                             PackedBytes const &packed_bytes)
+PackedAllocation
+allocate_bits_packed_within(ColumnErrors const &errors, std::vector<int> const &bit_options,
+                            double target, std::int64_t budget_bytes, double kept_per_column,
+                            PackedBytes const &packed_bytes, ErrorRefinement const &refine = {})
 {
+  constexpr int refinement_rounds = 2;
   std::size_t const n = errors.columns();
   auto const n64 = static_cast<std::int64_t>(n);
   PackedAllocation best;
@@ -96,28 +106,48 @@ PackedAllocation allocate_bits_packed_within(ColumnErrors const &errors,
         options.push_back(bit_options[o]);
         index.push_back(o);
       }
-    ColumnErrors sub(n, options.size());
-    for (std::size_t j = 0; j < n; ++j)
-      for (std::size_t o = 0; o < options.size(); ++o)
-        sub(j, o) = errors(j, index[o]);
+    auto const restricted = [&](ColumnErrors const &all)
+    {
+      ColumnErrors sub(n, options.size());
+      for (std::size_t j = 0; j < n; ++j)
+        for (std::size_t o = 0; o < options.size(); ++o)
+          sub(j, o) = all(j, index[o]);
+      return sub;
+    };
     // Start from the nominal bit sum (or every column at the subset's widest) and lower it by
     // the estimated excess until the packed bytes fit.
-    std::int64_t bit_sum = std::min(bit_budget(target, n), n64 * options.back());
-    std::vector<std::uint8_t> bits;
     std::int64_t bytes = 0;
-    while (bit_sum >= n64 * options.front())
+    auto const fitting = [&](ColumnErrors const &sub)
     {
-      bits = allocate_bits_by_errors(sub, options, bit_sum);
-      bytes = packed_bytes(bits);
-      std::int64_t const excess = bytes - budget_bytes;
-      if (excess <= 0)
-        break;
-      bit_sum -= std::max<std::int64_t>(
-          1, static_cast<std::int64_t>(std::ceil(8.0 * excess / kept_per_column)));
-      bits.clear();
-    }
+      std::int64_t bit_sum = std::min(bit_budget(target, n), n64 * options.back());
+      while (bit_sum >= n64 * options.front())
+      {
+        std::vector<std::uint8_t> bits = allocate_bits_by_errors(sub, options, bit_sum);
+        bytes = packed_bytes(bits);
+        std::int64_t const excess = bytes - budget_bytes;
+        if (excess <= 0)
+          return bits;
+        bit_sum -= std::max<std::int64_t>(
+            1, static_cast<std::int64_t>(std::ceil(8.0 * excess / kept_per_column)));
+      }
+      return std::vector<std::uint8_t>{};
+    };
+    ColumnErrors sub = restricted(errors);
+    std::vector<std::uint8_t> bits = fitting(sub);
     if (bits.empty())
       continue;
+    if (refine && options.size() > 1)
+    {
+      for (int round = 0; round < refinement_rounds; ++round)
+      {
+        std::vector<std::uint8_t> next = fitting(restricted(refine(bits)));
+        if (next.empty() || next == bits)
+          break;
+        bits = std::move(next);
+      }
+      sub = restricted(refine(bits));
+      bytes = packed_bytes(bits);
+    }
     double total = 0.0;
     for (std::size_t j = 0; j < n; ++j)
       total += sub(j, static_cast<std::size_t>(std::find(options.begin(), options.end(), bits[j]) -
@@ -137,12 +167,13 @@ PackedAllocation allocate_bits_packed_within(ColumnErrors const &errors,
 // code bits one bit per column costs, by which an excess of bytes is turned into bits to give
 // back. budget_bytes (when given) replaces the target's packed budget (the model-wide
 // allocation's share of this layer, allocation/model_budget.hpp); when no allocation fits it,
-// every column gets the lowest option.
+// every column gets the lowest option. refine: as for allocate_bits_packed_within.
 template <class PackedBytes>
 std::vector<std::uint8_t>
 allocate_bits_packed(ColumnErrors const &errors, std::vector<int> const &bit_options, double target,
                      double kept_per_column, PackedBytes const &packed_bytes,
-                     std::optional<std::int64_t> budget_bytes = std::nullopt)
+                     std::optional<std::int64_t> budget_bytes = std::nullopt,
+                     ErrorRefinement const &refine = {})
 {
   validate_bit_options(bit_options);
   validate_target_average(target, bit_options);
@@ -157,7 +188,7 @@ allocate_bits_packed(ColumnErrors const &errors, std::vector<int> const &bit_opt
       given ? *budget_bytes : packed_budget_bytes(target, n, kept_per_column, packed_bytes);
   PackedAllocation best =
       allocate_bits_packed_within(errors, bit_options, given ? bit_options.back() : target, budget,
-                                  kept_per_column, packed_bytes);
+                                  kept_per_column, packed_bytes, refine);
   if (best.bits.empty() && given)
     return std::vector<std::uint8_t>(n, static_cast<std::uint8_t>(bit_options.front()));
   if (best.bits.empty())

@@ -198,6 +198,29 @@ private:
 
   QuantizationPlan<ExecutionSpace> make_plan(ExecutionSpace const &space, CompressionOptions const &options) const;
 
+  // What the allocation and the sweep work on (fasterprune, packed_candidates): the dead
+  // columns (H_jj = 0), the maps between sweep positions and columns, the weights in sweep
+  // order with the dead columns zeroed (the layer's own weight view without act-order) and
+  // the inverse-Hessian factor of H in that order.
+  struct SweepPreparation
+  {
+    std::vector<bool> dead; // per original column
+    int dead_columns = 0;
+    Vector<ExecutionSpace, int> column_of;   // original column at each sweep position
+    Vector<ExecutionSpace, int> position_of; // sweep position of each original column
+    Matrix<ExecutionSpace> work;
+    Matrix<ExecutionSpace> lower;
+    FactorizationReport factorization;
+  };
+  // Also sets result.sweep_order.
+  SweepPreparation prepare_sweep(ExecutionSpace const &space, Matrix<ExecutionSpace> const &hessian,
+                                 CompressionOptions const &options,
+                                 LayerResult<ExecutionSpace> &result);
+  // The five-term importance scores in original column order (SPEC §4).
+  ImportanceScores importance_scores(ExecutionSpace const &space, SweepPreparation const &prepared,
+                                     LayerResult<ExecutionSpace> const &result,
+                                     CompressionOptions const &options) const;
+
   // What the packed allocation works on: each column's expected error per width, its expected
   // kept weights, their mean, and the packed bytes of an allocation.
   struct PackedProblem
@@ -211,6 +234,19 @@ private:
                                Matrix<ExecutionSpace> const &work,
                                Matrix<ExecutionSpace> const &lower,
                                detail::ExpectedMask<ExecutionSpace> &mask) const;
+  // With per-width quantizer ranges and the OBS sensitivity, the errors re-estimated for an
+  // allocation; otherwise empty (the errors do not depend on the allocation).
+  ErrorRefinement error_refinement(ExecutionSpace const &space, CompressionOptions const &options,
+                                   LayerResult<ExecutionSpace> const &result,
+                                   detail::ExpectedMask<ExecutionSpace> const &mask) const
+  {
+    if (options.quantizer.range != QuantizerRange::per_width ||
+        options.sensitivity != Sensitivity::obs)
+      return {};
+    return [&space, &result, &mask](std::vector<std::uint8_t> const &bits) {
+      return obs_sensitivity_per_width(space, mask, result.quantization, result.sweep_order, bits);
+    };
+  }
   std::int64_t packed_bytes(std::vector<std::uint8_t> const &bits, std::vector<std::int64_t> const &kept,
                             CompressionOptions const &options) const
   {
@@ -275,6 +311,77 @@ QuantizationPlan<ExecutionSpace> LayerCompressor<ExecutionSpace>::make_plan(Exec
 }
 
 template <class ExecutionSpace>
+typename LayerCompressor<ExecutionSpace>::SweepPreparation
+LayerCompressor<ExecutionSpace>::prepare_sweep(ExecutionSpace const &space,
+                                               Matrix<ExecutionSpace> const &hessian,
+                                               CompressionOptions const &options,
+                                               LayerResult<ExecutionSpace> &result)
+{
+  int const rows = static_cast<int>(_weight.extent(0));
+  int const columns = static_cast<int>(_weight.extent(1));
+  SweepPreparation prepared;
+  std::vector<double> const diagonal = detail::hessian_diagonal(space, hessian);
+  prepared.dead.resize(columns);
+  Kokkos::View<std::uint8_t *, Kokkos::HostSpace> dead_host("sgpte::dead", columns);
+  for (int j = 0; j < columns; ++j)
+  {
+    prepared.dead[j] = diagonal[j] == 0.0;
+    dead_host(j) = prepared.dead[j] ? 1 : 0;
+    prepared.dead_columns += prepared.dead[j] ? 1 : 0;
+  }
+  auto const dead_device = Kokkos::create_mirror_view_and_copy(memory_space(), dead_host);
+  result.sweep_order = detail::sweep_order(diagonal, options.quantizer.act_order);
+  prepared.column_of =
+      Vector<ExecutionSpace, int>(Kokkos::view_alloc(space, "sgpte::column_of"), columns);
+  prepared.position_of =
+      Vector<ExecutionSpace, int>(Kokkos::view_alloc(space, "sgpte::position_of"), columns);
+  {
+    auto column_host = Kokkos::create_mirror_view(prepared.column_of);
+    auto position_host = Kokkos::create_mirror_view(prepared.position_of);
+    for (int k = 0; k < columns; ++k)
+    {
+      column_host(k) = result.sweep_order[k];
+      position_host(result.sweep_order[k]) = k;
+    }
+    Kokkos::deep_copy(space, prepared.column_of, column_host);
+    Kokkos::deep_copy(space, prepared.position_of, position_host);
+  }
+  prepared.work =
+      options.quantizer.act_order
+          ? Matrix<ExecutionSpace>(
+                Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::weight_work"), rows,
+                columns)
+          : _weight;
+  detail::gather_live_columns(space, _weight, prepared.column_of, dead_device, prepared.work);
+  Matrix<ExecutionSpace> const ordered_hessian =
+      detail::hessian_in_sweep_order(space, hessian, prepared.column_of);
+  prepared.lower = Matrix<ExecutionSpace>(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::inverse_factor"), columns,
+      columns);
+  prepared.factorization = inverse_hessian_factor(
+      space, ordered_hessian, options.percdamp, options.max_damping_retries, prepared.lower, _name);
+  return prepared;
+}
+
+template <class ExecutionSpace>
+ImportanceScores LayerCompressor<ExecutionSpace>::importance_scores(
+    ExecutionSpace const &space, SweepPreparation const &prepared,
+    LayerResult<ExecutionSpace> const &result, CompressionOptions const &options) const
+{
+  int const columns = static_cast<int>(_weight.extent(1));
+  auto const raw_sweep_order =
+      raw_importance_terms(space, prepared.work, prepared.lower, _statistics, prepared.column_of);
+  std::array<std::vector<double>, 5> raw;
+  for (int t = 0; t < 5; ++t)
+  {
+    raw[t].resize(columns);
+    for (int k = 0; k < columns; ++k)
+      raw[t][result.sweep_order[k]] = raw_sweep_order[t][k];
+  }
+  return combine_importance_terms(std::move(raw), prepared.dead, options.importance_weights);
+}
+
+template <class ExecutionSpace>
 typename LayerCompressor<ExecutionSpace>::PackedProblem LayerCompressor<ExecutionSpace>::packed_problem(
     ExecutionSpace const &space, CompressionOptions const &options,
     LayerResult<ExecutionSpace> const &result, Matrix<ExecutionSpace> const &work,
@@ -323,8 +430,16 @@ std::vector<std::uint8_t> LayerCompressor<ExecutionSpace>::allocate(
   detail::ExpectedMask<ExecutionSpace> mask{work, lower, {}, options.block_size};
   PackedProblem const problem = packed_problem(space, options, result, work, lower, mask);
   int const columns = static_cast<int>(_weight.extent(1));
+  ErrorRefinement const refine = error_refinement(space, options, result, mask);
   if (options.allocation == AllocationMethod::budget)
-    return allocate_bits_by_errors(problem.errors, options.bit_options, bit_budget(target, columns));
+  {
+    std::int64_t const budget = bit_budget(target, columns);
+    std::vector<std::uint8_t> bits =
+        allocate_bits_by_errors(problem.errors, options.bit_options, budget);
+    for (int round = 0; refine && round < 2; ++round)
+      bits = allocate_bits_by_errors(refine(bits), options.bit_options, budget);
+    return bits;
+  }
   auto const bytes = [&](std::vector<std::uint8_t> const &bits)
   { return packed_bytes(bits, problem.kept, options); };
   std::optional<std::int64_t> budget;
@@ -332,7 +447,7 @@ std::vector<std::uint8_t> LayerCompressor<ExecutionSpace>::allocate(
     budget = packed_budget_bytes(std::floor(target * (1.0 + 1e-12)), columns, problem.mean_kept, bytes) +
              *options.packed_extra_bytes;
   return allocate_bits_packed(problem.errors, options.bit_options, target, problem.mean_kept, bytes,
-                              budget);
+                              budget, refine);
 }
 
 template <class ExecutionSpace>
@@ -350,56 +465,11 @@ PackedCandidates LayerCompressor<ExecutionSpace>::packed_candidates(ExecutionSpa
   PackedCandidates offer;
   LayerResult<ExecutionSpace> result;
   result.quantization = make_plan(space, options);
-  std::vector<double> diagonal(columns);
-  {
-    Vector<ExecutionSpace, float> diag(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::diagonal"),
-                                       columns);
-    Kokkos::parallel_for(
-        "sgpte::hessian_diagonal", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns),
-        KOKKOS_LAMBDA(int j) { diag(j) = hessian(j, j); });
-    auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), diag);
-    for (int j = 0; j < columns; ++j)
-      diagonal[j] = host(j);
-  }
-  std::vector<bool> dead(columns);
-  Kokkos::View<std::uint8_t *, Kokkos::HostSpace> dead_host("sgpte::dead", columns);
-  for (int j = 0; j < columns; ++j)
-  {
-    dead[j] = diagonal[j] == 0.0;
-    dead_host(j) = dead[j] ? 1 : 0;
-  }
-  auto const dead_device = Kokkos::create_mirror_view_and_copy(memory_space(), dead_host);
-  result.sweep_order = detail::sweep_order(diagonal, options.quantizer.act_order);
-  Vector<ExecutionSpace, int> column_of(Kokkos::view_alloc(space, "sgpte::column_of"), columns);
-  {
-    auto column_host = Kokkos::create_mirror_view(column_of);
-    for (int k = 0; k < columns; ++k)
-      column_host(k) = result.sweep_order[k];
-    Kokkos::deep_copy(space, column_of, column_host);
-  }
-  int const rows = static_cast<int>(_weight.extent(0));
-  Matrix<ExecutionSpace> const work =
-      options.quantizer.act_order
-          ? Matrix<ExecutionSpace>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::weight_work"),
-                                   rows, columns)
-          : _weight;
-  detail::gather_live_columns(space, _weight, column_of, dead_device, work);
-  Matrix<ExecutionSpace> const ordered_hessian = detail::hessian_in_sweep_order(space, hessian, column_of);
-  Matrix<ExecutionSpace> lower(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::inverse_factor"),
-                               columns, columns);
-  inverse_hessian_factor(space, ordered_hessian, options.percdamp, options.max_damping_retries, lower, _name);
+  SweepPreparation const prepared = prepare_sweep(space, hessian, options, result);
+  Matrix<ExecutionSpace> const &work = prepared.work;
+  Matrix<ExecutionSpace> const &lower = prepared.lower;
   if (options.sensitivity == Sensitivity::score)
-  {
-    auto const raw_sweep_order = raw_importance_terms(space, work, lower, _statistics, column_of);
-    std::array<std::vector<double>, 5> raw;
-    for (int t = 0; t < 5; ++t)
-    {
-      raw[t].resize(columns);
-      for (int k = 0; k < columns; ++k)
-        raw[t][result.sweep_order[k]] = raw_sweep_order[t][k];
-    }
-    result.importance = combine_importance_terms(std::move(raw), dead, options.importance_weights);
-  }
+    result.importance = importance_scores(space, prepared, result, options);
   CompressionOptions packed = options;
   packed.allocation = AllocationMethod::packed;
   detail::ExpectedMask<ExecutionSpace> mask{work, lower, {}, options.block_size};
@@ -422,15 +492,17 @@ PackedCandidates LayerCompressor<ExecutionSpace>::packed_candidates(ExecutionSpa
     offer.candidates.push_back({allocation.bytes, allocation.error});
     return offer.candidates.size() - 1;
   };
-  offer.reference = add(allocate_bits_packed_within(problem.errors, options.bit_options, target,
-                                                    offer.budget_bytes, problem.mean_kept, bytes));
+  ErrorRefinement const refine = error_refinement(space, packed, result, mask);
+  offer.reference =
+      add(allocate_bits_packed_within(problem.errors, options.bit_options, target,
+                                      offer.budget_bytes, problem.mean_kept, bytes, refine));
   int const low = options.bit_options.front(), high = options.bit_options.back();
   for (int step = 0; step <= (high - low) * steps_per_bit; ++step)
   {
     double const t = low + static_cast<double>(step) / steps_per_bit;
     add(allocate_bits_packed_within(problem.errors, options.bit_options, t,
                                     packed_budget_bytes(t, columns, problem.mean_kept, bytes),
-                                    problem.mean_kept, bytes));
+                                    problem.mean_kept, bytes, refine));
   }
   return offer;
 }
@@ -486,54 +558,14 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(
   result.quantization = make_plan(space, options);
 
   // Dead columns, sweep order, the working Hessian and weights.
-  std::vector<double> diagonal(columns);
-  {
-    Vector<ExecutionSpace, float> diag(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::diagonal"),
-                                       columns);
-    Kokkos::parallel_for(
-        "sgpte::hessian_diagonal", Kokkos::RangePolicy<ExecutionSpace>(space, 0, columns),
-        KOKKOS_LAMBDA(int j) { diag(j) = hessian(j, j); });
-    auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), diag);
-    for (int j = 0; j < columns; ++j)
-      diagonal[j] = host(j);
-  }
-  std::vector<bool> dead(columns);
-  Kokkos::View<std::uint8_t *, Kokkos::HostSpace> dead_host("sgpte::dead", columns);
-  for (int j = 0; j < columns; ++j)
-  {
-    dead[j] = diagonal[j] == 0.0;
-    dead_host(j) = dead[j] ? 1 : 0;
-    stats.dead_columns += dead[j] ? 1 : 0;
-  }
-  auto const dead_device = Kokkos::create_mirror_view_and_copy(memory_space(), dead_host);
-  result.sweep_order = detail::sweep_order(diagonal, options.quantizer.act_order);
-  Vector<ExecutionSpace, int> column_of(Kokkos::view_alloc(space, "sgpte::column_of"), columns);
-  Vector<ExecutionSpace, int> position_of(Kokkos::view_alloc(space, "sgpte::position_of"), columns);
-  {
-    auto column_host = Kokkos::create_mirror_view(column_of);
-    auto position_host = Kokkos::create_mirror_view(position_of);
-    for (int k = 0; k < columns; ++k)
-    {
-      column_host(k) = result.sweep_order[k];
-      position_host(result.sweep_order[k]) = k;
-    }
-    Kokkos::deep_copy(space, column_of, column_host);
-    Kokkos::deep_copy(space, position_of, position_host);
-  }
+  SweepPreparation const prepared = prepare_sweep(space, hessian, options, result);
+  Matrix<ExecutionSpace> const &work = prepared.work;
+  Matrix<ExecutionSpace> const &lower = prepared.lower;
+  Vector<ExecutionSpace, int> const &column_of = prepared.column_of;
   bool const permuted = options.quantizer.act_order;
-  Matrix<ExecutionSpace> const work =
-      permuted ? Matrix<ExecutionSpace>(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::weight_work"),
-                                        rows, columns)
-               : _weight;
-  detail::gather_live_columns(space, _weight, column_of, dead_device, work);
-  Matrix<ExecutionSpace> const ordered_hessian = detail::hessian_in_sweep_order(space, hessian, column_of);
-
-  Matrix<ExecutionSpace> lower(Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::inverse_factor"),
-                               columns, columns);
-  FactorizationReport const factorization =
-      inverse_hessian_factor(space, ordered_hessian, options.percdamp, options.max_damping_retries, lower, _name);
-  stats.percdamp = factorization.percdamp;
-  stats.damping_retries = factorization.retries;
+  stats.dead_columns = prepared.dead_columns;
+  stats.percdamp = prepared.factorization.percdamp;
+  stats.damping_retries = prepared.factorization.retries;
   if (auto const problem = detail::sweep_range_problem(space, work, lower, result.sweep_order))
   {
     Kokkos::Profiling::popRegion();
@@ -544,15 +576,7 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(
   timer.reset();
 
   // Importance (original column order) and bit allocation.
-  auto const raw_sweep_order = raw_importance_terms(space, work, lower, _statistics, column_of);
-  std::array<std::vector<double>, 5> raw;
-  for (int t = 0; t < 5; ++t)
-  {
-    raw[t].resize(columns);
-    for (int k = 0; k < columns; ++k)
-      raw[t][result.sweep_order[k]] = raw_sweep_order[t][k];
-  }
-  result.importance = combine_importance_terms(std::move(raw), dead, options.importance_weights);
+  result.importance = importance_scores(space, prepared, result, options);
   if (!options.quantizes())
   {
     result.bits.assign(columns, 0);
@@ -581,6 +605,9 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(
           std::find(plan.widths.begin(), plan.widths.end(), bits) - plan.widths.begin());
     }
     Kokkos::deep_copy(space, plan.width_index, index_host);
+    // Per-width ranges follow the allocation; with a group size the sweep finds them.
+    if (plan.per_width_ranges() && options.quantizer.group_size == 0)
+      find_quantization_parameters(space, work, 0, columns, 0, plan);
   }
   space.fence();
   stats.seconds.allocation = timer.seconds();
@@ -594,7 +621,7 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(
   if (permuted)
   {
     detail::scatter_columns(space, work, column_of, _weight);
-    result.mask = detail::mask_in_original_order(space, sweep.mask, position_of, columns);
+    result.mask = detail::mask_in_original_order(space, sweep.mask, prepared.position_of, columns);
   }
   else
   {
@@ -645,7 +672,7 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(
   bool first = true;
   for (int j = 0; j < columns; ++j)
   {
-    if (dead[j])
+    if (prepared.dead[j])
       continue;
     double const score = result.importance.importance[j];
     stats.importance_min = first ? score : std::min(stats.importance_min, score);

@@ -6,7 +6,9 @@
 // follows quant.py operation by operation in float so that the codes match the reference:
 //   scale = (xmax − xmin) / maxq, zero = round(−xmin / scale) (asymmetric) or (maxq+1)/2,
 //   q(x) = scale · (clamp(round(x / scale) + zero, 0, maxq) − zero),
-// with round-half-to-even as torch.round.
+// with round-half-to-even as torch.round. With mixed precision each width in use has its own
+// (scale, zero), from the whole row's range (SPEC §6) or, opt-in, from the range of the
+// columns given that width (QuantizerRange::per_width).
 
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
@@ -22,6 +24,21 @@
 namespace sgpte
 {
 
+// Where mixed precision takes each width's (scale, zero) from: `shared`, every width from the
+// whole row's range (SPEC §6: the reference's quantizer at each width); `per_width`, each width
+// from the range of the columns given that width (outlier columns at a wide width then no
+// longer stretch the grid of the narrow ones). One width: the same either way.
+enum class QuantizerRange
+{
+  shared,
+  per_width
+};
+
+inline std::string to_string(QuantizerRange range)
+{
+  return range == QuantizerRange::shared ? "shared" : "per-width";
+}
+
 struct QuantizerOptions
 {
   bool symmetric = false;  // the reference pipeline (opt.py) quantizes asymmetrically
@@ -32,6 +49,7 @@ struct QuantizerOptions
   float max_shrink = 0.8f;
   int group_size = 0;     // > 0: parameters recomputed every group_size columns (GPTQ)
   bool act_order = false; // process columns in decreasing diag(H) order (GPTQ)
+  QuantizerRange range = QuantizerRange::shared;
 
   void validate() const
   {
@@ -40,6 +58,8 @@ struct QuantizerOptions
     if (mse && (!std::isfinite(norm) || norm <= 0.0f || grid < 1 || !std::isfinite(max_shrink) ||
                 max_shrink <= 0.0f || max_shrink >= 1.0f))
       throw InvalidArgument("MSE grid search needs norm > 0, grid >= 1 and max shrink in (0, 1)");
+    if (range == QuantizerRange::per_width && !per_channel)
+      throw InvalidArgument("per-width quantizer ranges need per-channel quantization");
   }
 };
 
@@ -96,6 +116,14 @@ struct QuantizationPlan
   std::vector<int> widths;                           // ascending, distinct
   Vector<ExecutionSpace, float> maxq;                // 2^width − 1 per width
   Vector<ExecutionSpace, std::uint8_t> width_index;  // per column, in sweep order
+
+  // Per-width ranges need each column's width: until the allocation sets width_index, every
+  // width is found from the shared range.
+  bool per_width_ranges() const
+  {
+    return options.range == QuantizerRange::per_width && options.per_channel && widths.size() > 1 &&
+           width_index.extent(0) > 0;
+  }
   parameter_view scale;
   parameter_view zero;
 
@@ -148,31 +176,66 @@ KOKKOS_INLINE_FUNCTION void mse_parameters(Values const &values, int count, floa
   }
 }
 
-// Values of one row of W over [begin, begin + count), as a callable view.
-template <class WeightView>
+// Values of one row of W over [begin, begin + count), as a callable view. With a width index,
+// the columns of other widths read as zero: zero is on every grid (xmin ≤ 0 ≤ xmax), so they
+// add nothing to a range or to the MSE search's error.
+template <class WeightView, class WidthIndex>
 struct RowSegment
 {
   WeightView weight;
   int row;
   int begin;
-  KOKKOS_INLINE_FUNCTION float operator()(int i) const { return weight(row, begin + i); }
+  WidthIndex width_index;
+  int width; // −1: every column
+  KOKKOS_INLINE_FUNCTION float operator()(int i) const
+  {
+    return width < 0 || width_index(begin + i) == width ? weight(row, begin + i) : 0.0f;
+  }
 };
 
-// Values of a column range of W over all rows, flattened.
-template <class WeightView>
+// Values of a column range of W over all rows, flattened; the width filter as above.
+template <class WeightView, class WidthIndex>
 struct BlockSegment
 {
   WeightView weight;
   int begin;
   int rows;
-  KOKKOS_INLINE_FUNCTION float operator()(int i) const { return weight(i % rows, begin + i / rows); }
+  WidthIndex width_index;
+  int width;
+  KOKKOS_INLINE_FUNCTION float operator()(int i) const
+  {
+    int const column = begin + i / rows;
+    return width < 0 || width_index(column) == width ? weight(i % rows, column) : 0.0f;
+  }
 };
+
+// The quantizer's parameters at width w for values(0..count): the adjusted range, min-max
+// parameters and, with options.mse, the MSE search.
+template <class Values>
+KOKKOS_INLINE_FUNCTION void width_parameters(Values const &values, int count, float maxq,
+                                             QuantizerOptions const &options, float &scale,
+                                             float &zero)
+{
+  float xmin = 0.0f, xmax = 0.0f;
+  for (int i = 0; i < count; ++i)
+  {
+    float const x = values(i);
+    xmin = x < xmin ? x : xmin;
+    xmax = x > xmax ? x : xmax;
+  }
+  adjust_range(xmin, xmax, options.symmetric);
+  minmax_parameters(xmin, xmax, maxq, options.symmetric, scale, zero);
+  if (options.mse)
+    mse_parameters(values, count, xmin, xmax, maxq, options, scale, zero);
+}
 
 } // namespace detail
 
 // Fills plan.scale(:, group, :) and plan.zero(:, group, :) from the current values of
-// weight(:, begin:end), for every width of the plan. Per channel, `first_row` and `row_count`
-// (≥ 0) restrict it to those rows (a process's share of a sweep); per tensor it takes all.
+// weight(:, begin:end), for every width of the plan: from the whole range, or, with per-width
+// ranges (plan.per_width_ranges(): weight's columns in plan.width_index's order), from the
+// columns of each width. Per channel, `first_row` and `row_count` (≥ 0) restrict it to those
+// rows (a process's share of a sweep); per tensor it takes all.
 template <class ExecutionSpace>
 void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
                                   int begin, int end, int group,
@@ -180,12 +243,15 @@ void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionS
                                   int row_count = -1)
 {
   Kokkos::Profiling::pushRegion("sgpte::find_quantization_parameters");
+  using WidthIndex = decltype(plan.width_index);
   int const rows = static_cast<int>(weight.extent(0));
   int const count = end - begin;
   int const widths = static_cast<int>(plan.widths.size());
+  bool const per_width = plan.per_width_ranges();
   auto const scale = plan.scale;
   auto const zero = plan.zero;
   auto const maxq = plan.maxq;
+  auto const width_index = plan.width_index;
   QuantizerOptions const options = plan.options;
   if (options.per_channel)
   {
@@ -194,21 +260,12 @@ void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionS
         Kokkos::RangePolicy<ExecutionSpace>(space, first_row,
                                             row_count < 0 ? rows : first_row + row_count),
         KOKKOS_LAMBDA(int row) {
-          float xmin = 0.0f, xmax = 0.0f;
-          for (int c = begin; c < end; ++c)
-          {
-            float const x = weight(row, c);
-            xmin = x < xmin ? x : xmin;
-            xmax = x > xmax ? x : xmax;
-          }
-          adjust_range(xmin, xmax, options.symmetric);
-          detail::RowSegment<Matrix<ExecutionSpace>> const values{weight, row, begin};
           for (int w = 0; w < widths; ++w)
           {
+            detail::RowSegment<Matrix<ExecutionSpace>, WidthIndex> const values{
+                weight, row, begin, width_index, per_width ? w : -1};
             float s, z;
-            minmax_parameters(xmin, xmax, maxq(w), options.symmetric, s, z);
-            if (options.mse)
-              detail::mse_parameters(values, count, xmin, xmax, maxq(w), options, s, z);
+            detail::width_parameters(values, count, maxq(w), options, s, z);
             scale(row, group, w) = s;
             zero(row, group, w) = z;
           }
@@ -216,15 +273,18 @@ void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionS
   }
   else
   {
-    // One range for the whole column block; the widths are few, so their parameters
-    // (and the MSE search over all entries) are computed by a single team.
+    // One range for the whole column block (per-width ranges are per channel only); the
+    // widths are few, so their parameters (and the MSE search over all entries) are computed
+    // by a single team.
+    detail::BlockSegment<Matrix<ExecutionSpace>, WidthIndex> const values{weight, begin, rows,
+                                                                          width_index, -1};
     Kokkos::MinMaxScalar<float> range;
     Kokkos::parallel_reduce(
         "sgpte::per_tensor_range",
         Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>>(
             space, 0, static_cast<std::int64_t>(rows) * count),
         KOKKOS_LAMBDA(std::int64_t i, Kokkos::MinMaxScalar<float> & partial) {
-          float const x = weight(static_cast<int>(i % rows), begin + static_cast<int>(i / rows));
+          float const x = values(static_cast<int>(i));
           partial.min_val = x < partial.min_val ? x : partial.min_val;
           partial.max_val = x > partial.max_val ? x : partial.max_val;
         },
@@ -235,7 +295,6 @@ void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionS
     Kokkos::parallel_for(
         "sgpte::per_tensor_parameters", Kokkos::RangePolicy<ExecutionSpace>(space, 0, 1),
         KOKKOS_LAMBDA(int) {
-          detail::BlockSegment<Matrix<ExecutionSpace>> const values{weight, begin, rows};
           for (int w = 0; w < widths; ++w)
           {
             float s, z;

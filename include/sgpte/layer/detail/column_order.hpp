@@ -33,6 +33,21 @@ inline std::vector<int> sweep_order(std::vector<double> const &diagonal, bool ac
   return order;
 }
 
+// The diagonal of H on the host (zero marks a dead column).
+template <class ExecutionSpace>
+std::vector<double> hessian_diagonal(ExecutionSpace const &space,
+                                     Matrix<ExecutionSpace> const &hessian)
+{
+  int const n = static_cast<int>(hessian.extent(0));
+  Vector<ExecutionSpace, float> diagonal(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::diagonal"), n);
+  Kokkos::parallel_for(
+      "sgpte::hessian_diagonal", Kokkos::RangePolicy<ExecutionSpace>(space, 0, n),
+      KOKKOS_LAMBDA(int j) { diagonal(j) = hessian(j, j); });
+  auto const host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), diagonal);
+  return std::vector<double>(host.data(), host.data() + n);
+}
+
 // Hessian in sweep order with dead diagonals set to 1.
 template <class ExecutionSpace>
 Matrix<ExecutionSpace> hessian_in_sweep_order(ExecutionSpace const &space, Matrix<ExecutionSpace> const &hessian,
