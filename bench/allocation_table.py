@@ -15,8 +15,9 @@ ARGS appended (e.g. `--label "score=--sensitivity score"`). Prints one markdown 
 packed bytes, bytes against uniform at the same bits and sparsity, perplexity, and for
 3.0 bits the fraction of the gap between uniform 3-bit and uniform 4-bit that a mixed run
 closes ((ppl_u3 − ppl) / (ppl_u3 − ppl_u4), at the same sparsity). The JSON statistics of
-every run stay in DIR; a run whose statistics are already there is not repeated (so a second
-call with another --label only runs the new rows).
+every run stay in DIR, with the bytes measured on disk added (packed_bytes_on_disk; the packed
+models are deleted once measured); a run whose statistics are already there is not repeated
+(so a second call with another --label only runs the new rows).
 """
 
 import argparse
@@ -24,6 +25,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -44,10 +46,17 @@ def run(arguments, name, options, dense):
     with open(stats) as file:
         data = json.load(file)
     layers = os.path.join(out + ".packed", "layers")
-    on_disk = sum(os.path.getsize(os.path.join(layers, f)) for f in os.listdir(layers))
+    on_disk = data.get("packed_bytes_on_disk")
+    if on_disk is None:
+        on_disk = sum(os.path.getsize(os.path.join(layers, f)) for f in os.listdir(layers))
+        data["packed_bytes_on_disk"] = on_disk
+        with open(stats, "w") as file:
+            json.dump(data, file, indent=1)
     if on_disk != data["size_after_bytes"]:
         sys.exit(f"{name}: the statistics report {data['size_after_bytes']} packed bytes, "
                  f"the files of {layers} hold {on_disk}")
+    if os.path.isdir(out + ".packed"):
+        shutil.rmtree(out + ".packed")  # measured; the statistics keep the bytes
     return {"bits": data["average_bits"], "bytes": on_disk,
             "dense": data["perplexity"].get("dense", {}).get("perplexity"),
             "ppl": data["perplexity"]["compressed"]["perplexity"]}
