@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # An sgpte-opt run killed mid-way loses nothing: it leaves no output that looks complete,
-# --resume refuses the checkpoints of a run with other options, and --resume with the same
-# options gives a result identical, byte for byte, to an uninterrupted run's (the dequantized
-# checkpoint, and the packed model through sgpte-unpack).
+# --resume refuses the checkpoints of a run with other options (seed, sensitivity, quantizer
+# range), and --resume with the same options gives a result identical, byte for byte, to an
+# uninterrupted run's (the dequantized checkpoint, and the packed model through sgpte-unpack).
 #
 #   interrupted_run.sh SGPTE_OPT SGPTE_UNPACK MODEL_DIR CALIBRATION WORK_DIR SIGNAL
 set -euo pipefail
@@ -36,6 +36,13 @@ if seed=4 run --output "$work/run" --save-packed "$work/run.packed" --resume > "
   fail "--resume accepted the checkpoints of a run with another seed"
 fi
 grep -q "is a checkpoint of another run" "$work/other.log" || fail "unexpected error: $(cat "$work/other.log")"
+for other in "--sensitivity score" "--quantizer-range per-width"; do
+  # shellcheck disable=SC2086 # the option and its value, two words
+  if run --output "$work/run" --save-packed "$work/run.packed" --resume $other > "$work/other.log" 2>&1; then
+    fail "--resume accepted the checkpoints of a run without $other"
+  fi
+  grep -q "is a checkpoint of another run" "$work/other.log" || fail "unexpected error: $(cat "$work/other.log")"
+done
 
 run --output "$work/run" --save-packed "$work/run.packed" --resume > "$work/resumed.log"
 grep -q "resuming: layers 0 to 0 restored" "$work/resumed.log" || fail "did not resume from layer 1"
