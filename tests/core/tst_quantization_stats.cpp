@@ -23,6 +23,7 @@ BOOST_AUTO_TEST_CASE(global_figures_sum_up)
   a.size_before_bytes = 2000;
   a.size_after_bytes = 700;
   a.allocation = "quantile";
+  a.quantizer_range = "per-width";
   a.target_average_bits = 4.0;
   sgpte::LayerStatistics b;
   b.name = "layers.0.fc2";
@@ -60,6 +61,13 @@ BOOST_AUTO_TEST_CASE(global_figures_sum_up)
   BOOST_TEST(json["layers"].size() == 3u);
   BOOST_TEST(json["layers"][0]["bit_histogram"]["8"].get<int>() == 6);
   BOOST_TEST(json["layers"][0]["target_average_bits"].get<double>() == 4.0);
+  BOOST_TEST(json["layers"][0]["quantizer_range"].get<std::string>() == "per-width");
+  BOOST_TEST(!json["layers"][1].contains("quantizer_range")); // not mixed precision
+  // A layer read back (--resume) is the layer written.
+  auto const restored = sgpte::QuantizationStats::layer_from_json(json["layers"][0]);
+  BOOST_TEST(restored.quantizer_range == "per-width");
+  BOOST_TEST(restored.allocation == "quantile");
+  BOOST_TEST(sgpte::QuantizationStats::layer_from_json(json["layers"][1]).quantizer_range.empty());
   BOOST_TEST(json["packed_bits_per_weight"].get<double>() == stats.packed_bits_per_weight());
   BOOST_TEST(json["layers"][1]["packed_bits_per_weight"].get<double>() == 8.0 * 100 / 300,
              boost::test_tools::tolerance(1e-12));

@@ -591,6 +591,7 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(
   {
     stats.target_average_bits = options.target_average_bits;
     stats.allocation = to_string(options.allocation);
+    stats.quantizer_range = to_string(options.quantizer.range);
     result.bits = allocate(space, options, result, work, lower);
   }
   auto &plan = result.quantization;

@@ -45,6 +45,7 @@ struct LayerStatistics
   double average_bits = 0.0;                // over columns; 0 when not quantized
   std::optional<double> target_average_bits;
   std::string allocation;                   // "uniform", "quantile", "budget", "packed" or "none"
+  std::string quantizer_range;              // mixed precision: "shared" or "per-width"; else empty
   double importance_min = 0.0;
   double importance_mean = 0.0;
   double importance_max = 0.0;
@@ -219,6 +220,8 @@ public:
           {"sweep", layer.seconds.sweep}}}};
     if (layer.target_average_bits)
       json["target_average_bits"] = *layer.target_average_bits;
+    if (!layer.quantizer_range.empty())
+      json["quantizer_range"] = layer.quantizer_range;
     return json;
   }
 
@@ -237,6 +240,8 @@ public:
     if (json.contains("target_average_bits"))
       layer.target_average_bits = json.at("target_average_bits").get<double>();
     layer.allocation = json.at("allocation").get<std::string>();
+    if (json.contains("quantizer_range"))
+      layer.quantizer_range = json.at("quantizer_range").get<std::string>();
     layer.importance_min = json.at("importance").at("min").get<double>();
     layer.importance_mean = json.at("importance").at("mean").get<double>();
     layer.importance_max = json.at("importance").at("max").get<double>();
