@@ -79,11 +79,13 @@ std::int64_t packed_budget_bytes(double target, std::size_t columns, double kept
 // quantizer ranges a column's error at a width depends on which columns share that width
 // (importance/obs_sensitivity.hpp's obs_sensitivity_per_width). Empty: the errors are fixed.
 using ErrorRefinement = std::function<ColumnErrors(std::vector<std::uint8_t> const &)>;
+// How many times an allocation is redone on the errors re-estimated for the previous one.
+constexpr int error_refinement_rounds = 2;
 
 // The allocation of smallest expected error within budget_bytes (see above); `target` (in the
 // bit options' range) is where each subset's search for a bit sum starts. With a refinement,
 // each subset of several widths is allocated again on the errors re-estimated for its
-// allocation (`refinement_rounds` times) and the subsets are compared by the re-estimated
+// allocation (`error_refinement_rounds` times) and the subsets are compared by the re-estimated
 // errors of their final allocations.
 template <class PackedBytes>
 PackedAllocation
@@ -91,7 +93,6 @@ allocate_bits_packed_within(ColumnErrors const &errors, std::vector<int> const &
                             double target, std::int64_t budget_bytes, double kept_per_column,
                             PackedBytes const &packed_bytes, ErrorRefinement const &refine = {})
 {
-  constexpr int refinement_rounds = 2;
   std::size_t const n = errors.columns();
   auto const n64 = static_cast<std::int64_t>(n);
   PackedAllocation best;
@@ -138,7 +139,7 @@ allocate_bits_packed_within(ColumnErrors const &errors, std::vector<int> const &
       continue;
     if (refine && options.size() > 1)
     {
-      for (int round = 0; round < refinement_rounds; ++round)
+      for (int round = 0; round < error_refinement_rounds; ++round)
       {
         std::vector<std::uint8_t> next = fitting(restricted(refine(bits)));
         if (next.empty() || next == bits)

@@ -436,7 +436,7 @@ std::vector<std::uint8_t> LayerCompressor<ExecutionSpace>::allocate(
     std::int64_t const budget = bit_budget(target, columns);
     std::vector<std::uint8_t> bits =
         allocate_bits_by_errors(problem.errors, options.bit_options, budget);
-    for (int round = 0; refine && round < 2; ++round)
+    for (int round = 0; refine && round < error_refinement_rounds; ++round)
       bits = allocate_bits_by_errors(refine(bits), options.bit_options, budget);
     return bits;
   }

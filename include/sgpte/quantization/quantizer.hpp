@@ -209,24 +209,20 @@ struct BlockSegment
   }
 };
 
-// The quantizer's parameters at width w for values(0..count): the adjusted range, min-max
-// parameters and, with options.mse, the MSE search.
+// The range of values(0..count) with 0 included, adjusted as quant.py does.
 template <class Values>
-KOKKOS_INLINE_FUNCTION void width_parameters(Values const &values, int count, float maxq,
-                                             QuantizerOptions const &options, float &scale,
-                                             float &zero)
+KOKKOS_INLINE_FUNCTION void value_range(Values const &values, int count, bool symmetric,
+                                        float &xmin, float &xmax)
 {
-  float xmin = 0.0f, xmax = 0.0f;
+  xmin = 0.0f;
+  xmax = 0.0f;
   for (int i = 0; i < count; ++i)
   {
     float const x = values(i);
     xmin = x < xmin ? x : xmin;
     xmax = x > xmax ? x : xmax;
   }
-  adjust_range(xmin, xmax, options.symmetric);
-  minmax_parameters(xmin, xmax, maxq, options.symmetric, scale, zero);
-  if (options.mse)
-    mse_parameters(values, count, xmin, xmax, maxq, options, scale, zero);
+  adjust_range(xmin, xmax, symmetric);
 }
 
 } // namespace detail
@@ -260,12 +256,18 @@ void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionS
         Kokkos::RangePolicy<ExecutionSpace>(space, first_row,
                                             row_count < 0 ? rows : first_row + row_count),
         KOKKOS_LAMBDA(int row) {
+          float xmin = 0.0f, xmax = 0.0f;
           for (int w = 0; w < widths; ++w)
           {
             detail::RowSegment<Matrix<ExecutionSpace>, WidthIndex> const values{
                 weight, row, begin, width_index, per_width ? w : -1};
+            // The shared range is every width's: found once.
+            if (per_width || w == 0)
+              detail::value_range(values, count, options.symmetric, xmin, xmax);
             float s, z;
-            detail::width_parameters(values, count, maxq(w), options, s, z);
+            minmax_parameters(xmin, xmax, maxq(w), options.symmetric, s, z);
+            if (options.mse)
+              detail::mse_parameters(values, count, xmin, xmax, maxq(w), options, s, z);
             scale(row, group, w) = s;
             zero(row, group, w) = z;
           }
