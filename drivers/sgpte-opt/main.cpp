@@ -466,7 +466,9 @@ std::string run_fingerprint(Arguments const &arguments, Plan const &plan,
       {"forward_precision", sgpte::opt::forward_precision_name(*plan.sequential.forward.precision)},
       {"backend", backend},
       {"ranks", ranks}, // the statistics' rounding depends on how the windows are shared out
-      {"kokkos", sgpte::compat::version_string()}};
+      {"kokkos", sgpte::compat::version_string()},
+      // Mixed layers' narrower widths follow the widest's from version 2 on: another result.
+      {"packed_format", sgpte::packed::format_version}};
   return json.dump();
 }
 

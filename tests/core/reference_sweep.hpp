@@ -15,12 +15,13 @@
 #include <sgpte/layer/compression_options.hpp>
 
 #include <Eigen/Cholesky>
-#include <Eigen/LU>
 #include <Eigen/Core>
+#include <Eigen/LU>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -147,6 +148,26 @@ reference_width_quantizers(Eigen::MatrixXd const &w, int begin, int end,
   return quantizers;
 }
 
+// Mixed precision from the shared range without the MSE search: the narrower widths in use
+// take their parameters from the widest's, scale · maxq_widest / maxq and
+// round(zero · maxq / maxq_widest) (the packed format stores the widest's alone).
+inline void reference_follow_widest(std::vector<std::vector<ReferenceQuantizer>> &quantizers,
+                                    std::vector<int> const &bits,
+                                    sgpte::QuantizerOptions const &options)
+{
+  std::set<int> used(bits.begin(), bits.end());
+  used.erase(0);
+  if (used.size() < 2 || options.range != sgpte::QuantizerRange::shared || options.mse)
+    return;
+  int const widest = *used.rbegin();
+  for (auto &row : quantizers)
+    for (int b = 1; b < widest; ++b)
+    {
+      row[b].scale = row[widest].scale * row[widest].maxq / row[b].maxq;
+      row[b].zero = std::nearbyint(row[widest].zero * row[b].maxq / row[widest].maxq);
+    }
+}
+
 // weight: rows × columns (float values); hessian: as accumulated (float values);
 // bits: per original column, 0 = not quantized.
 inline ReferenceResult reference_fasterprune(Eigen::MatrixXd weight, Eigen::MatrixXd hessian,
@@ -171,6 +192,7 @@ inline ReferenceResult reference_fasterprune(Eigen::MatrixXd weight, Eigen::Matr
   bool const per_width = qopt.range == sgpte::QuantizerRange::per_width;
   if (per_width && !grouped)
     quantizers = reference_width_quantizers(weight, 0, columns, qopt, bits);
+  reference_follow_widest(quantizers, bits, qopt);
   std::vector<int> order(columns);
   std::iota(order.begin(), order.end(), 0);
   if (qopt.act_order)
@@ -217,6 +239,8 @@ inline ReferenceResult reference_fasterprune(Eigen::MatrixXd weight, Eigen::Matr
                                                             qopt, column_bits)
                                : reference_quantizers(at_block_start, i,
                                                       std::min(i + qopt.group_size, columns), qopt);
+      if (grouped && i % qopt.group_size == 0)
+        reference_follow_widest(quantizers, bits, qopt);
       if (options.prune_n > 0 && (i - begin) % options.prune_m == 0)
       {
         int const window_end = std::min(i + options.prune_m, end);

@@ -164,4 +164,96 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(per_width_ranges_take_each_widths_columns, DeviceT
   BOOST_CHECK_THROW(per_tensor.validate(), sgpte::InvalidArgument);
 }
 
+// Mixed precision from the shared range without the MSE search: once the widths in use are
+// known, the narrower widths' parameters are the widest's, scale · maxq_w / maxq and
+// round(zero · maxq / maxq_w) (computed here in double: the float results must be those values
+// rounded, which they are within one rounding each), which is quant.py's own parameters at that
+// width within a rounding of the scale and one step of the zero point; wider unused widths
+// keep quant.py's. The grouped sweep's per-group search derives them the same way.
+BOOST_AUTO_TEST_CASE_TEMPLATE(narrower_widths_follow_the_widest_in_use, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(5);
+  int const rows = 33, columns = 24;
+  sgpte_test::MatrixXd w = sgpte_test::random_matrix(rows, columns, generator);
+  w.row(3).setZero();
+  w.row(7) = w.row(7).cwiseAbs();
+  auto const weight = sgpte_test::to_device<ExecutionSpace>(w);
+  std::vector<int> const widths = {2, 3, 4, 8};
+  std::vector<bool> const in_use = {true, false, true, false}; // 2 and 4 bits: 4 is the widest
+  for (bool symmetric : {false, true})
+    for (bool per_channel : {true, false})
+    {
+      BOOST_TEST_CONTEXT("symmetric " << symmetric << " per channel " << per_channel)
+      {
+        sgpte::QuantizerOptions options;
+        options.symmetric = symmetric;
+        options.per_channel = per_channel;
+        int const parameter_rows = per_channel ? rows : 1;
+        auto plan = sgpte_test::make_plan<ExecutionSpace>(widths, options, parameter_rows, 1);
+        sgpte::find_quantization_parameters(space, weight, 0, columns, 0, plan);
+        sgpte::derive_from_widest_in_use(space, plan, in_use);
+        BOOST_TEST(plan.parameters_from == 2);
+        auto const scale = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plan.scale);
+        auto const zero = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), plan.zero);
+        auto const direct = sgpte_test::reference_quantizers(w, 0, columns, plan.options);
+        int steps_apart = 0;
+        for (int p = 0; p < parameter_rows; ++p)
+        {
+          for (int k : {2, 3}) // the widest in use and a wider unused width: quant.py's
+          {
+            BOOST_TEST(scale(p, 0, k) == direct[p][widths[k]].scale);
+            BOOST_TEST(zero(p, 0, k) == direct[p][widths[k]].zero);
+          }
+          double const widest_maxq = 15.0;
+          for (int k : {0, 1})
+          {
+            double const maxq = (1 << widths[k]) - 1;
+            double const expected_scale = double(scale(p, 0, 2)) * widest_maxq / maxq;
+            BOOST_TEST(scale(p, 0, k) == expected_scale, boost::test_tools::tolerance(2e-7));
+            BOOST_TEST(zero(p, 0, k) == std::nearbyint(zero(p, 0, 2) * maxq / widest_maxq));
+            BOOST_TEST(scale(p, 0, k) == direct[p][widths[k]].scale,
+                       boost::test_tools::tolerance(4e-7f));
+            BOOST_TEST(std::abs(zero(p, 0, k) - direct[p][widths[k]].zero) <= 1.0f);
+            steps_apart += zero(p, 0, k) != direct[p][widths[k]].zero;
+            if (symmetric)
+              BOOST_TEST(zero(p, 0, k) == (maxq + 1.0) / 2.0);
+          }
+        }
+        if (symmetric)
+          BOOST_TEST(steps_apart == 0);
+
+        // The grouped sweep's search: the same values straight away.
+        auto again = sgpte_test::make_plan<ExecutionSpace>(widths, options, parameter_rows, 1);
+        again.parameters_from = 2;
+        sgpte::find_quantization_parameters(space, weight, 0, columns, 0, again);
+        auto const scale_again =
+            Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), again.scale);
+        auto const zero_again =
+            Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), again.zero);
+        for (int p = 0; p < parameter_rows; ++p)
+          for (int k = 0; k < 4; ++k)
+          {
+            BOOST_TEST(scale_again(p, 0, k) == scale(p, 0, k));
+            BOOST_TEST(zero_again(p, 0, k) == zero(p, 0, k));
+          }
+      }
+    }
+  // One width in use, per-width ranges or the MSE search: every width keeps its own.
+  sgpte::QuantizerOptions mse;
+  mse.mse = true;
+  sgpte::QuantizerOptions per_width;
+  per_width.range = sgpte::QuantizerRange::per_width;
+  for (auto const &[options, in] :
+       {std::pair{sgpte::QuantizerOptions{}, std::vector<bool>{false, true, false, false}},
+        std::pair{mse, in_use}, std::pair{per_width, in_use}})
+  {
+    auto plan = sgpte_test::make_plan<ExecutionSpace>(widths, options, rows, 1);
+    sgpte::derive_from_widest_in_use(space, plan, in);
+    BOOST_TEST(plan.parameters_from == -1);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(exported_grids_give_the_compressed_weights_back, D
         ++exported;
       });
   BOOST_TEST(exported == 10); // 5 configurations × 2 cases
-  BOOST_TEST(refused == 8);   // 3 mixed-precision ones and the 12-bit one
+  BOOST_TEST(refused == 14);  // 6 mixed-precision ones and the 12-bit one
 }
 
 BOOST_AUTO_TEST_SUITE_END()

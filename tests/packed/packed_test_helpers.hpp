@@ -100,6 +100,20 @@ inline std::vector<Configuration> extra_configurations()
          o.quantizer.act_order = true;
          o.quantizer.group_size = 32;
        }},
+      {"mixed 3.5 budget, MSE (each width's own parameters)",
+       [&](Options &o) { mixed(o, 3.5, sgpte::AllocationMethod::budget), o.quantizer.mse = true; }},
+      {"mixed 3.5 budget, per-width ranges",
+       [&](Options &o)
+       {
+         mixed(o, 3.5, sgpte::AllocationMethod::budget);
+         o.quantizer.range = sgpte::QuantizerRange::per_width;
+       }},
+      {"mixed 3.0 budget, per tensor, symmetric",
+       [&](Options &o)
+       {
+         mixed(o, 3.0, sgpte::AllocationMethod::budget);
+         o.quantizer.per_channel = false, o.quantizer.symmetric = true;
+       }},
       {"act-order, groups of 64, 2:4, 4-bit symmetric",
        [](Options &o)
        {

@@ -176,8 +176,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(other_versions_and_files_are_refused, DeviceType, 
   ScratchDirectory const scratch;
   auto const valid = packed_case<ExecutionSpace>(scratch, "64x128_w3sym_normal");
   require_rejected<ExecutionSpace>(
-      scratch, valid, [](EditableFile &file) { file.metadata.at("format_version") = "2"; },
-      {"version 2 is not supported", "reads version 1"});
+      scratch, valid, [](EditableFile &file) { file.metadata.at("format_version") = "3"; },
+      {"version 3 is not supported", "reads versions 1 to 2"});
+  require_rejected<ExecutionSpace>(
+      scratch, valid, [](EditableFile &file) { file.metadata.at("format_version") = "0"; },
+      {"version 0 is not supported"});
   require_rejected<ExecutionSpace>(scratch, valid,
                                    [](EditableFile &file) { file.metadata.erase("format"); },
                                    {"not a packed layer"});
@@ -192,6 +195,61 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(other_versions_and_files_are_refused, DeviceType, 
                                      file.tensors["extra"] = {sgpte::io::Dtype::U8, {1}, {0}};
                                    },
                                    {"unexpected tensor 'extra'"});
+}
+
+// A layer mixing widths from the shared range stores its widest width's scales and zeros alone
+// (the others follow from them); with the MSE search every width's; version-1 files, which
+// store every width's, still read, cannot say parameters_from, and the key has one value.
+BOOST_AUTO_TEST_CASE_TEMPLATE(mixed_layers_store_the_widest_widths_parameters, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ScratchDirectory const scratch;
+  auto const mixed = [](bool mse)
+  {
+    return [mse](sgpte::CompressionOptions &o)
+    {
+      o.wbits = 0;
+      o.target_average_bits = 3.5;
+      o.allocation = sgpte::AllocationMethod::budget;
+      o.quantizer.mse = mse;
+    };
+  };
+  for (bool mse : {false, true})
+    BOOST_TEST_CONTEXT("mse " << mse)
+    {
+      EditableFile const file(
+          packed_case<ExecutionSpace>(scratch, "96x256_sp50_heavy", mixed(mse)));
+      auto const widths =
+          sgpte::parse_list<int, sgpte::InvalidArgument>(file.metadata.at("widths"), "widths");
+      BOOST_TEST_REQUIRE(widths.size() > 1u);
+      BOOST_TEST(file.metadata.count("parameters_from") == (mse ? 0u : 1u));
+      for (int width : widths)
+      {
+        bool const stored = mse || width == widths.back();
+        BOOST_TEST(file.tensors.count("q" + std::to_string(width) + ".scale") ==
+                   (stored ? 1u : 0u));
+        BOOST_TEST(file.tensors.count("q" + std::to_string(width) + ".zero") == (stored ? 1u : 0u));
+      }
+    }
+  {
+    // Every width's pair and no parameters_from: what version 1 wrote, read as before.
+    EditableFile file(packed_case<ExecutionSpace>(scratch, "96x256_sp50_heavy", mixed(true)));
+    file.metadata.at("format_version") = "1";
+    auto const version_1 = scratch / "version_1.safetensors";
+    file.write(version_1);
+    BOOST_CHECK_NO_THROW(sgpte::packed::read_layer(ExecutionSpace(), version_1));
+  }
+  auto const valid = packed_case<ExecutionSpace>(scratch, "96x256_sp50_heavy", mixed(false));
+  require_rejected<ExecutionSpace>(
+      scratch, valid, [](EditableFile &file) { file.metadata.at("format_version") = "1"; },
+      {"'parameters_from'", "from format version 2"});
+  require_rejected<ExecutionSpace>(
+      scratch, valid, [](EditableFile &file) { file.metadata.at("parameters_from") = "each"; },
+      {"'parameters_from' is 'each'", "only 'widest'"});
+  require_rejected<ExecutionSpace>(
+      scratch, valid, [](EditableFile &file) { file.metadata.erase("parameters_from"); },
+      {"has no tensor 'q"});
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(invalid_parameters_and_orders_are_refused, DeviceType,

@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(manifests_must_describe_the_directory, DeviceType,
     edited.replace(edited.find(from), from.size(), to);
     sgpte::io::test::write_bytes(manifest, edited);
   };
-  replace("\"format_version\": 1", "\"format_version\": 7");
+  replace("\"format_version\": 2", "\"format_version\": 7");
   sgpte::io::test::require_file_error([&]
                                       { sgpte::packed::unpack_model(space, directory, output); },
                                       manifest, {"version 7 is not supported"});

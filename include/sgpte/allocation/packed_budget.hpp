@@ -6,9 +6,11 @@
 // (same mask, groups and parameters) plus (t − ⌊t⌋) bits per kept weight — for a whole t,
 // exactly uniform t-bit's bytes.
 //
-// What a width costs in that format is not only its codes: every width in use stores a scale
-// and a zero per parameter row and group (5 bytes per row without groups, as many as 40
-// column-bits at 0 % sparsity), so on a narrow layer a fifth width can cost more than it wins.
+// What a width costs in that format is not only its codes: every width in use has its header
+// entry, and with the MSE search or per-width ranges also a scale and a zero per parameter row
+// and group (5 bytes per row without groups, as many as 40 column-bits at 0 % sparsity; with
+// the shared range the narrower widths' follow from the widest's and are not stored), so on
+// a narrow layer a further width can cost more than it wins.
 // The allocation therefore tries every subset of the bit options (subsets of at most three
 // options when there are more than six), runs the greedy of allocate_bits_by_errors within
 // the subset under the largest bit sum whose packed bytes fit, and keeps the subset with the

@@ -606,9 +606,14 @@ LayerResult<ExecutionSpace> LayerCompressor<ExecutionSpace>::fasterprune(
           std::find(plan.widths.begin(), plan.widths.end(), bits) - plan.widths.begin());
     }
     Kokkos::deep_copy(space, plan.width_index, index_host);
-    // Per-width ranges follow the allocation; with a group size the sweep finds them.
+    // Per-width ranges follow the allocation, and so does the widest width in use from which
+    // the narrower ones' parameters may follow; with a group size the sweep finds them.
     if (plan.per_width_ranges() && options.quantizer.group_size == 0)
       find_quantization_parameters(space, work, 0, columns, 0, plan);
+    std::vector<bool> in_use(plan.widths.size(), false);
+    for (int k = 0; k < columns; ++k)
+      in_use[index_host(k)] = true;
+    derive_from_widest_in_use(space, plan, in_use);
   }
   space.fence();
   stats.seconds.allocation = timer.seconds();

@@ -17,7 +17,10 @@ namespace sgpte::packed
 
 inline constexpr char const *layer_format_name = "sgpte.packed.layer";
 inline constexpr char const *model_format_name = "sgpte.packed.model";
-inline constexpr int format_version = 1;
+// Version 2 added layers that store only their widest width's quantizer parameters
+// (keys::parameters_from); version 1 files read as they always did.
+inline constexpr int format_version = 2;
+inline constexpr int oldest_format_version = 1;
 inline constexpr int max_code_bits = 16; // the quantizer's widest option
 
 // How the pruned entries are recorded: not at all (nothing pruned), one bit per weight, or
@@ -73,12 +76,15 @@ inline constexpr char const *columns = "columns";
 inline constexpr char const *encoding = "encoding"; // "codes" or "values"
 inline constexpr char const *widths = "widths";
 inline constexpr char const *parameters = "parameters"; // "per_row" or "per_tensor"
+inline constexpr char const *parameters_from = "parameters_from"; // "widest", or absent
 inline constexpr char const *group_size = "group_size";
 inline constexpr char const *act_order = "act_order";
 inline constexpr char const *mask = "mask";
 inline constexpr char const *prune_n = "prune_n";
 inline constexpr char const *prune_m = "prune_m";
 } // namespace keys
+
+inline constexpr char const *parameters_from_widest_value = "widest";
 
 // Zero points are integers in [0, 2^width − 1]: one byte up to 8 bits, two above.
 inline io::Dtype zero_dtype(int width) { return width <= 8 ? io::Dtype::U8 : io::Dtype::U16; }

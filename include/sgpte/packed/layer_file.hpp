@@ -140,6 +140,8 @@ std::int64_t write_layer(std::filesystem::path const &path,
     std::size_t const grid = static_cast<std::size_t>(layout.parameter_rows()) * layout.groups();
     for (int s = 0; s < layout.streams(); ++s)
     {
+      if (!layout.stores_parameters(s))
+        continue;
       int const width = layout.widths[s];
       auto const *scale_data = reinterpret_cast<unsigned char const *>(&scale(s, 0, 0));
       data[names::scale(width)].assign(scale_data, scale_data + grid * sizeof(float));
@@ -269,31 +271,56 @@ PackedLayer<ExecutionSpace> read_layer(ExecutionSpace const &space,
     typename ParameterView::HostMirror scale("sgpte::packed::scale", streams, parameter_rows,
                                              groups);
     typename ParameterView::HostMirror zero("sgpte::packed::zero", streams, parameter_rows, groups);
+    // The stored widths' parameters (the widest's alone when the others follow from it),
+    // then the derived ones.
+    std::size_t const grid = static_cast<std::size_t>(parameter_rows) * groups;
     for (int s = 0; s < streams; ++s)
     {
       int const width = layout.widths[s];
       int const maxq = (1 << width) - 1;
+      if (!layout.stores_parameters(s))
+        continue;
       if (zero_dtype(width) == io::Dtype::U8)
         detail::read_zeros<std::uint8_t>(reader, names::zero(width), maxq, &zero(s, 0, 0), checks);
       else
         detail::read_zeros<std::uint16_t>(reader, names::zero(width), maxq, &zero(s, 0, 0), checks);
-      // Each scale with its zero point: every code in [0, maxq] must dequantize to a finite
-      // weight, scale · (code − zero) computed in float as unpack does (a finite scale near
-      // FLT_MAX is not enough).
       std::vector<float> const values = reader.read_values<float>(names::scale(width));
-      for (std::size_t i = 0; i < values.size(); ++i)
+      std::memcpy(&scale(s, 0, 0), values.data(), values.size() * sizeof(float));
+    }
+    if (layout.parameters_from_widest)
+    {
+      int const widest = streams - 1;
+      float const widest_maxq = static_cast<float>((1 << layout.widths[widest]) - 1);
+      for (int s = 0; s < widest; ++s)
+        for (std::size_t i = 0; i < grid; ++i)
+          narrower_parameters((&scale(widest, 0, 0))[i], (&zero(widest, 0, 0))[i], widest_maxq,
+                              static_cast<float>((1 << layout.widths[s]) - 1), (&scale(s, 0, 0))[i],
+                              (&zero(s, 0, 0))[i]);
+    }
+    // Each scale with its zero point: every code in [0, maxq] must dequantize to a finite
+    // weight, scale · (code − zero) computed in float as unpack does (a finite scale near
+    // FLT_MAX is not enough). Derived scales are checked too: they are larger.
+    for (int s = 0; s < streams; ++s)
+    {
+      int const width = layout.widths[s];
+      int const maxq = (1 << width) - 1;
+      std::string const stored =
+          names::scale(layout.widths[layout.stores_parameters(s) ? s : streams - 1]);
+      for (std::size_t i = 0; i < grid; ++i)
       {
+        float const value = (&scale(s, 0, 0))[i];
         float const zero_point = (&zero(s, 0, 0))[i];
         float const farthest = std::max(zero_point, static_cast<float>(maxq) - zero_point);
-        if (!std::isfinite(values[i]) || !(values[i] > 0.0f))
-          checks.fail("tensor '" + names::scale(width) + "' holds " + std::to_string(values[i]) +
+        std::string const derived =
+            layout.stores_parameters(s) ? "" : " (for " + std::to_string(width) + " bits)";
+        if (!std::isfinite(value) || !(value > 0.0f))
+          checks.fail("tensor '" + stored + "' holds " + std::to_string(value) + derived +
                       ", but scales must be finite and positive");
-        if (!std::isfinite(values[i] * farthest))
-          checks.fail("tensor '" + names::scale(width) + "' holds " + std::to_string(values[i]) +
+        if (!std::isfinite(value * farthest))
+          checks.fail("tensor '" + stored + "' holds " + std::to_string(value) + derived +
                       ", with which codes " + std::to_string(static_cast<int>(farthest)) +
                       " away from the zero point dequantize beyond the float range");
       }
-      std::memcpy(&scale(s, 0, 0), values.data(), values.size() * sizeof(float));
     }
     layer.device.scale =
         Kokkos::create_mirror_view_and_copy(typename ExecutionSpace::memory_space(), scale);

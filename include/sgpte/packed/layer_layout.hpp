@@ -12,6 +12,7 @@
 #include <sgpte/io/safetensors_writer.hpp>
 #include <sgpte/layer/compression_options.hpp>
 #include <sgpte/packed/format.hpp>
+#include <sgpte/quantization/quantizer.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -36,6 +37,9 @@ struct LayerLayout
   MaskKind mask = MaskKind::none;
   int prune_n = 0;
   int prune_m = 0;
+  // The narrower widths' scales and zeros follow from the widest width's (narrower_parameters),
+  // which alone are stored.
+  bool parameters_from_widest = false;
 
   bool quantized() const { return !widths.empty(); }
   int parameter_rows() const { return per_channel ? rows : 1; }
@@ -58,6 +62,11 @@ struct LayerLayout
     return quantized() ? widths[s] : 8 * static_cast<int>(io::dtype_size(value_dtype));
   }
   int streams() const { return quantized() ? static_cast<int>(widths.size()) : 1; }
+  // Whether the file holds stream s's scales and zeros (every width's, or the widest's).
+  bool stores_parameters(int s) const
+  {
+    return !parameters_from_widest || s + 1 == static_cast<int>(widths.size());
+  }
 
   std::map<std::string, std::string> metadata() const
   {
@@ -76,6 +85,8 @@ struct LayerLayout
       data[keys::widths] = list;
       data[keys::parameters] = per_channel ? "per_row" : "per_tensor";
       data[keys::group_size] = std::to_string(group_size);
+      if (parameters_from_widest)
+        data[keys::parameters_from] = parameters_from_widest_value;
     }
     if (mask == MaskKind::n_of_m)
     {
@@ -97,8 +108,11 @@ struct LayerLayout
         int const width = widths[s];
         std::vector<std::size_t> const grid = {size(parameter_rows()), size(groups())};
         list.push_back({names::codes(width), io::Dtype::U8, {size(packed_bytes(kept[s], width))}});
-        list.push_back({names::scale(width), io::Dtype::F32, grid});
-        list.push_back({names::zero(width), zero_dtype(width), grid});
+        if (stores_parameters(static_cast<int>(s)))
+        {
+          list.push_back({names::scale(width), io::Dtype::F32, grid});
+          list.push_back({names::zero(width), zero_dtype(width), grid});
+        }
       }
     }
     else
@@ -160,6 +174,8 @@ inline LayerLayout make_layer_layout(int rows, std::vector<std::uint8_t> const &
                   layout.widths.begin()] += kept_per_column[j];
     layout.per_channel = options.quantizer.per_channel;
     layout.group_size = options.quantizer.group_size;
+    layout.parameters_from_widest =
+        parameters_follow_widest(options.quantizer, layout.widths.size());
   }
   else
   {

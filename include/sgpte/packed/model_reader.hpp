@@ -85,10 +85,13 @@ inline ModelManifest read_manifest(std::filesystem::path const &directory)
   };
   if (text(json, "format") != model_format_name)
     fail("'format' is '" + text(json, "format") + "', expected '" + model_format_name + "'");
-  if (!json.contains("format_version") || json["format_version"] != format_version)
+  if (!json.contains("format_version") || !json["format_version"].is_number_integer() ||
+      json["format_version"].get<std::int64_t>() < oldest_format_version ||
+      json["format_version"].get<std::int64_t>() > format_version)
     fail("packed format version " +
          (json.contains("format_version") ? json["format_version"].dump() : "(none)") +
-         " is not supported (this build reads version " + std::to_string(format_version) + ")");
+         " is not supported (this build reads versions " + std::to_string(oldest_format_version) +
+         " to " + std::to_string(format_version) + ")");
   ModelManifest manifest;
   manifest.dense = inside(text(json, "dense"));
   if (!json.contains("layers") || !json["layers"].is_object())

@@ -107,6 +107,13 @@ void copy_parameters(ExecutionSpace const &space, PackedLayer<ExecutionSpace> &l
                             "-bit columns");
     plan_index.push_back(static_cast<int>(found - plan.widths.begin()));
   }
+  // The file stores the widest width's parameters alone exactly when the sweep derived the
+  // others from them; otherwise unpacking would not give the sweep's weights back.
+  if (layout.parameters_from_widest != (plan.parameters_from >= 0) ||
+      (layout.parameters_from_widest && plan.parameters_from != plan_index.back()))
+    throw InvalidArgument(where + "the quantizer parameters were " +
+                          (plan.parameters_from >= 0 ? "" : "not ") +
+                          "derived from the widest width in use, but the options say otherwise");
   auto const index = to_device(space, "sgpte::packed::plan_index", plan_index);
   using ParameterView = typename PackedLayerView<ExecutionSpace>::ParameterView;
   int const streams = layout.streams(), parameter_rows = layout.parameter_rows(),

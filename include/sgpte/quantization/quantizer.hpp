@@ -8,7 +8,10 @@
 //   q(x) = scale · (clamp(round(x / scale) + zero, 0, maxq) − zero),
 // with round-half-to-even as torch.round. With mixed precision each width in use has its own
 // (scale, zero), from the whole row's range (SPEC §6) or, opt-in, from the range of the
-// columns given that width (QuantizerRange::per_width).
+// columns given that width (QuantizerRange::per_width). From the whole row's range and without
+// the MSE search, the narrower widths' parameters follow from the widest width's in use
+// (narrower_parameters), so that a packed file stores one (scale, zero) per row however many
+// widths the layer mixes.
 
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/kokkos_compat.hpp>
@@ -103,6 +106,29 @@ KOKKOS_INLINE_FUNCTION void minmax_parameters(float xmin, float xmax, float maxq
   zero = symmetric ? (maxq + 1.0f) / 2.0f : compat::nearbyint(-xmin / scale);
 }
 
+// Whether a layer mixing `widths_in_use` widths takes the narrower widths' parameters from the
+// widest one's: with the shared range and no MSE search (whose shrink is chosen per width).
+inline bool parameters_follow_widest(QuantizerOptions const &options, std::size_t widths_in_use)
+{
+  return widths_in_use > 1 && options.range == QuantizerRange::shared && !options.mse;
+}
+
+// A narrower width's parameters from the widest width's (scale_w, zero_w, maxq_w) of the same
+// range: scale_w · maxq_w / maxq and round(zero_w · maxq / maxq_w). quant.py's own formulas at
+// that width, (xmax − xmin) / maxq and round(−xmin / scale), differ by a rounding of the scale
+// and, where −xmin / scale lies within (maxq / maxq_w) / 2 of a half-integer, by one in the
+// zero point; derived, the packed format needs only the widest width's pair per row (5 bytes;
+// each further width's pair would cost 5 more, as many bits as 40 columns' one more bit).
+// Symmetric zero points (maxq + 1) / 2 come out exactly. Two float operations each, in this
+// order, so the sweep and a reader of the packed file get the same values bit for bit.
+KOKKOS_INLINE_FUNCTION void narrower_parameters(float widest_scale, float widest_zero,
+                                                float widest_maxq, float maxq, float &scale,
+                                                float &zero)
+{
+  scale = widest_scale * widest_maxq / maxq;
+  zero = compat::nearbyint(widest_zero * maxq / widest_maxq);
+}
+
 // Bit widths actually used by a layer and their parameters: scale(row, group, width) and
 // zero(row, group, width), where row is the output row (one row when per tensor), group
 // the column group (one group without a group size) and width the index into widths.
@@ -126,6 +152,9 @@ struct QuantizationPlan
   }
   parameter_view scale;
   parameter_view zero;
+  // Once the allocation is known: the index in widths of the widest width in use when the
+  // narrower widths' parameters follow it (parameters_follow_widest), else −1.
+  int parameters_from = -1;
 
   bool enabled() const { return !widths.empty(); }
   int groups() const { return static_cast<int>(scale.extent(1)); }
@@ -225,13 +254,55 @@ KOKKOS_INLINE_FUNCTION void value_range(Values const &values, int count, bool sy
   adjust_range(xmin, xmax, symmetric);
 }
 
+// The parameters of the widths narrower than widths[from] in one row and group from that
+// width's (nothing when from < 0).
+template <class ParameterView, class MaxqView>
+KOKKOS_INLINE_FUNCTION void derive_narrower(ParameterView const &scale, ParameterView const &zero,
+                                            MaxqView const &maxq, int row, int group, int from)
+{
+  for (int w = 0; w < from; ++w)
+    narrower_parameters(scale(row, group, from), zero(row, group, from), maxq(from), maxq(w),
+                        scale(row, group, w), zero(row, group, w));
+}
+
 } // namespace detail
+
+// Sets plan.parameters_from for the widths the allocation uses (in_use, per plan width) and,
+// when they follow the widest, derives the narrower widths' parameters in every row and group.
+template <class ExecutionSpace>
+void derive_from_widest_in_use(ExecutionSpace const &space, QuantizationPlan<ExecutionSpace> &plan,
+                               std::vector<bool> const &in_use)
+{
+  int widest = -1;
+  std::size_t used = 0;
+  for (std::size_t w = 0; w < in_use.size(); ++w)
+    if (in_use[w])
+    {
+      widest = static_cast<int>(w);
+      ++used;
+    }
+  plan.parameters_from = parameters_follow_widest(plan.options, used) ? widest : -1;
+  if (plan.parameters_from < 0)
+    return;
+  auto const scale = plan.scale;
+  auto const zero = plan.zero;
+  auto const maxq = plan.maxq;
+  int const from = plan.parameters_from;
+  int const groups = plan.groups();
+  Kokkos::parallel_for(
+      "sgpte::derive_narrower_parameters",
+      Kokkos::RangePolicy<ExecutionSpace>(space, 0, static_cast<int>(scale.extent(0)) * groups),
+      KOKKOS_LAMBDA(int i) {
+        detail::derive_narrower(scale, zero, maxq, i / groups, i % groups, from);
+      });
+}
 
 // Fills plan.scale(:, group, :) and plan.zero(:, group, :) from the current values of
 // weight(:, begin:end), for every width of the plan: from the whole range, or, with per-width
 // ranges (plan.per_width_ranges(): weight's columns in plan.width_index's order), from the
-// columns of each width. Per channel, `first_row` and `row_count` (≥ 0) restrict it to those
-// rows (a process's share of a sweep); per tensor it takes all.
+// columns of each width; the widths narrower than plan.parameters_from (≥ 0) then from its. Per
+// channel, `first_row` and `row_count` (≥ 0) restrict it to those rows (a process's share of a
+// sweep); per tensor it takes all.
 template <class ExecutionSpace>
 void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
                                   int begin, int end, int group,
@@ -248,6 +319,7 @@ void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionS
   auto const zero = plan.zero;
   auto const maxq = plan.maxq;
   auto const width_index = plan.width_index;
+  int const parameters_from = plan.parameters_from;
   QuantizerOptions const options = plan.options;
   if (options.per_channel)
   {
@@ -271,6 +343,7 @@ void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionS
             scale(row, group, w) = s;
             zero(row, group, w) = z;
           }
+          detail::derive_narrower(scale, zero, maxq, row, group, parameters_from);
         });
   }
   else
@@ -306,6 +379,7 @@ void find_quantization_parameters(ExecutionSpace const &space, Matrix<ExecutionS
             scale(0, group, w) = s;
             zero(0, group, w) = z;
           }
+          detail::derive_narrower(scale, zero, maxq, 0, group, parameters_from);
         });
   }
   Kokkos::Profiling::popRegion();

@@ -37,9 +37,11 @@ public:
       fail("not a packed layer: " + named(keys::format) + " is " +
            (format == _reader.metadata().end() ? "missing" : "'" + format->second + "'") +
            ", expected '" + layer_format_name + "'");
-    if (int const version = number(keys::version); version != format_version)
+    int const version = number(keys::version);
+    if (version < oldest_format_version || version > format_version)
       fail("packed format version " + std::to_string(version) +
-           " is not supported (this build reads version " + std::to_string(format_version) + ")");
+           " is not supported (this build reads versions " + std::to_string(oldest_format_version) +
+           " to " + std::to_string(format_version) + ")");
     LayerLayout layout;
     layout.rows = number(keys::rows, 1);
     layout.columns = number(keys::columns, 1);
@@ -60,6 +62,15 @@ public:
              "', expected 'per_row' or 'per_tensor'");
       layout.per_channel = parameters == "per_row";
       layout.group_size = number(keys::group_size, 0);
+      if (auto const from = _reader.metadata().find(keys::parameters_from);
+          from != _reader.metadata().end())
+      {
+        if (version < 2 || from->second != parameters_from_widest_value || layout.widths.size() < 2)
+          fail(named(keys::parameters_from) + " is '" + from->second + "', but only '" +
+               parameters_from_widest_value +
+               "' is defined, for layers of several widths, from format version 2");
+        layout.parameters_from_widest = true;
+      }
     }
     else if (encoding == "values")
     {
