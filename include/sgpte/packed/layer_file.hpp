@@ -276,10 +276,10 @@ PackedLayer<ExecutionSpace> read_layer(ExecutionSpace const &space,
     std::size_t const grid = static_cast<std::size_t>(parameter_rows) * groups;
     for (int s = 0; s < streams; ++s)
     {
-      int const width = layout.widths[s];
-      int const maxq = (1 << width) - 1;
       if (!layout.stores_parameters(s))
         continue;
+      int const width = layout.widths[s];
+      int const maxq = (1 << width) - 1;
       if (zero_dtype(width) == io::Dtype::U8)
         detail::read_zeros<std::uint8_t>(reader, names::zero(width), maxq, &zero(s, 0, 0), checks);
       else
@@ -306,13 +306,13 @@ PackedLayer<ExecutionSpace> read_layer(ExecutionSpace const &space,
       int const maxq = (1 << width) - 1;
       std::string const stored =
           names::scale(layout.widths[layout.stores_parameters(s) ? s : streams - 1]);
+      std::string const derived =
+          layout.stores_parameters(s) ? "" : " (for " + std::to_string(width) + " bits)";
       for (std::size_t i = 0; i < grid; ++i)
       {
         float const value = (&scale(s, 0, 0))[i];
         float const zero_point = (&zero(s, 0, 0))[i];
         float const farthest = std::max(zero_point, static_cast<float>(maxq) - zero_point);
-        std::string const derived =
-            layout.stores_parameters(s) ? "" : " (for " + std::to_string(width) + " bits)";
         if (!std::isfinite(value) || !(value > 0.0f))
           checks.fail("tensor '" + stored + "' holds " + std::to_string(value) + derived +
                       ", but scales must be finite and positive");
