@@ -23,7 +23,8 @@ class CompressionCli
 {
 public:
   // defaults: the program's defaults. A default unstructured sparsity gives way to N:M
-  // options, and a default target average gives way to --wbits.
+  // options, a default target average gives way to --wbits, and a default model allocation
+  // gives way to packed with --sensitivity score (which the model allocation cannot use).
   CompressionCli(CLI::App &app, CompressionOptions const &defaults)
       : _values(defaults), _allocation(to_string(defaults.allocation)),
         _sensitivity(to_string(defaults.sensitivity)), _range(to_string(defaults.quantizer.range))
@@ -49,16 +50,19 @@ public:
     _wbits = app.add_option("--wbits", _values.wbits, "Uniform quantization bits (0: none)");
     _target_option = app.add_option("--target-avg-bits", _target,
                                     "Mixed precision: target average bits per column");
-    app.add_option(
-           "--bit-allocation", _allocation,
-           "Mixed-precision allocation: packed keeps every layer within the packed bytes of "
-           "uniform --target-avg-bits quantization (scales, zeros and widths counted; it may "
-           "use fewer widths); model (sgpte-opt) keeps the whole model within them, sharing the "
-           "bytes out among the layers after a pre-pass through the dense model (a single "
-           "layer: as packed); budget meets --target-avg-bits in bits per column; quantile gives "
-           "the seed's fixed tiers by importance score and does not enforce the target")
-        ->check(CLI::IsMember({"quantile", "budget", "packed", "model"}))
-        ->capture_default_str();
+    _allocation_option =
+        app.add_option(
+               "--bit-allocation", _allocation,
+               "Mixed-precision allocation: packed keeps every layer within the packed bytes of "
+               "uniform --target-avg-bits quantization (scales, zeros and widths counted; it may "
+               "use fewer widths); model (sgpte-opt) keeps the whole model within them, sharing "
+               "the "
+               "bytes out among the modules by the loss's measured sensitivity to each, after a "
+               "pre-pass through the dense model (a single layer: as packed); budget meets "
+               "--target-avg-bits in bits per column; quantile gives the seed's fixed tiers by "
+               "importance score and does not enforce the target")
+            ->check(CLI::IsMember({"quantile", "budget", "packed", "model"}))
+            ->capture_default_str();
     app.add_option(
            "--sensitivity", _sensitivity,
            "What packed and budget minimise: obs, each column's expected OBS error at each width "
@@ -127,6 +131,9 @@ public:
                          : _allocation == "budget" ? AllocationMethod::budget
                                                    : AllocationMethod::quantile;
     options.sensitivity = _sensitivity == "obs" ? Sensitivity::obs : Sensitivity::score;
+    if (!allocation_given() && options.allocation == AllocationMethod::model &&
+        options.sensitivity == Sensitivity::score)
+      options.allocation = AllocationMethod::packed;
     options.quantizer.range =
         _range == "per-width" ? QuantizerRange::per_width : QuantizerRange::shared;
     options.bit_options = parse_list<int>(_bit_options, "--bit-options");
@@ -140,6 +147,9 @@ public:
     return options;
   }
 
+  // Whether --bit-allocation was given (or the program's default applies).
+  bool allocation_given() const { return _allocation_option->count() > 0; }
+
 private:
   CompressionOptions _values;
   std::optional<double> _target;
@@ -151,8 +161,8 @@ private:
   std::string _importance = "0.25,0.25,0.15,0.25,0.10";
   bool _asymmetric_value = false;
   bool _per_tensor_value = false;
-  CLI::Option *_sparsity, *_prune_n, *_prune_m, *_block_size, *_percdamp, *_wbits, *_target_option, *_symmetric,
-      *_asymmetric, *_per_tensor;
+  CLI::Option *_sparsity, *_prune_n, *_prune_m, *_block_size, *_percdamp, *_wbits, *_target_option,
+      *_allocation_option, *_symmetric, *_asymmetric, *_per_tensor;
 };
 
 } // namespace sgpte::drivers

@@ -93,6 +93,7 @@ struct Plan
   std::optional<sgpte::opt::TokenWindows> calibration;
   std::optional<sgpte::opt::TokenWindows> evaluation;
   sgpte::opt::MemoryPlan memory; // of the compression
+  std::string allocation_note;   // why the default allocation gave way, if it did
 };
 
 // make(), an InvalidArgument it throws prefixed with what it is about (an option, a file).
@@ -240,6 +241,9 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
       throw sgpte::InvalidArgument(
           "--calibration FILE is required to compress (or give --dense-only)");
     plan.sequential.compression = cli.options();
+    if (!cli.allocation_given() &&
+        plan.sequential.compression.allocation == sgpte::AllocationMethod::packed)
+      plan.allocation_note = " (the default, model, needs --sensitivity obs)";
     if (!arguments.layer_bits.empty())
       plan.sequential.layer_bits =
           about("--layer-bits",
@@ -256,11 +260,17 @@ Plan make_plan(Arguments const &arguments, sgpte::drivers::CompressionCli const 
                                    " gives fewer calibration windows than the " +
                                    std::to_string(ranks.size()) + " processes");
     // The model allocation's pre-pass measures every module on this process's windows alone;
-    // processes with other windows would allocate other widths.
+    // processes with other windows would allocate other widths. The default gives way to the
+    // per-layer packed allocation, which needs only the merged statistics.
     if (ranks.size() > 1 &&
         plan.sequential.compression.allocation == sgpte::AllocationMethod::model)
-      throw sgpte::InvalidArgument("--bit-allocation model runs in one process only, got " +
-                                   std::to_string(ranks.size()) + " processes");
+    {
+      if (cli.allocation_given())
+        throw sgpte::InvalidArgument("--bit-allocation model runs in one process only, got " +
+                                     std::to_string(ranks.size()) + " processes");
+      plan.sequential.compression.allocation = sgpte::AllocationMethod::packed;
+      plan.allocation_note = " (the default, model, runs in one process only)";
+    }
     int const largest_share = (arguments.nsamples + ranks.size() - 1) / ranks.size();
     plan.memory = require_memory(arguments, checkpoint, seqlen, largest_share, available, backend,
                                  plan.sequential.forward);
@@ -348,6 +358,9 @@ void print_plan(Arguments const &arguments, Plan const &plan, sgpte::io::OptConf
               << plan.calibration->seqlen << " tokens from " << arguments.calibration << " (seed "
               << arguments.seed
               << ")\ndevice memory for the compression: " << plan.memory.describe() << "\n";
+  if (plan.calibration && plan.sequential.compression.mixed_precision())
+    std::cout << "bit allocation: " << sgpte::to_string(plan.sequential.compression.allocation)
+              << plan.allocation_note << "\n";
   if (plan.evaluation)
     std::cout << "evaluation: " << plan.evaluation->count() << " windows of "
               << plan.evaluation->seqlen << " tokens from " << arguments.evaluation << "\n";
@@ -522,11 +535,16 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
     {
       checkpoints.emplace(arguments.output, run_fingerprint(arguments, plan, checkpoint,
                                                             ExecutionSpace::name(), ranks.size()));
+      bool const model_allocation =
+          plan.sequential.compression.mixed_precision() &&
+          plan.sequential.compression.allocation == sgpte::AllocationMethod::model;
       if (arguments.resume)
       {
         plan.sequential.restored_until =
             checkpoints->restore(checkpoint, plan.sequential.min_layer,
                                  plan.sequential.end_layer(checkpoint.layers()), results.stats);
+        if (model_allocation && plan.sequential.restored_until > plan.sequential.min_layer)
+          plan.sequential.model_allocation = checkpoints->restore_model_allocation();
         if (ranks.leads())
           std::cout << "resuming: layers " << plan.sequential.min_layer << " to "
                     << plan.sequential.restored_until - 1 << " restored from "
@@ -535,6 +553,10 @@ void run(ExecutionSpace const &space, Arguments const &arguments,
       }
       else if (ranks.leads())
         checkpoints->clear();
+      if (model_allocation && ranks.leads())
+        plan.sequential.model_allocation_done =
+            [&](sgpte::opt::ModelAllocationBytes const &allocation)
+        { checkpoints->save_model_allocation(allocation); };
       if (ranks.leads())
         layer_done = [&, modules = sgpte::opt::linear_modules.size()](int layer)
         {
@@ -613,10 +635,12 @@ int main(int argc, char *argv[])
   CLI::App app{
       "Compress an OPT checkpoint (SparseGPT pruning fused with mixed-precision GPTQ, layer by "
       "layer as the reference's opt_sequential) and measure its perplexity. Defaults: 50 % "
-      "unstructured sparsity, mixed precision at a 4.0-bit target with packed allocation (each "
-      "layer at most the packed bytes of uniform 4-bit, widths chosen by the columns' OBS "
-      "sensitivity); --wbits B sets uniform bits instead (0: no quantization), --prunen/--prunem "
-      "N:M pruning instead of --sparsity.",
+      "unstructured sparsity, mixed precision at a 4.0-bit target with the model-wide "
+      "allocation (the whole model at most the packed bytes of uniform 4-bit, shared out among "
+      "the modules by the loss's measured sensitivity to each and within each module by the "
+      "columns' OBS sensitivity; with several processes, or --sensitivity score, each layer "
+      "within its own bytes: packed); --wbits B sets uniform bits instead (0: no quantization), "
+      "--prunen/--prunem N:M pruning instead of --sparsity.",
       "sgpte-opt"};
   app.footer(sgpte::drivers::KokkosArguments::help_footer);
   Arguments arguments;
@@ -707,6 +731,7 @@ int main(int argc, char *argv[])
   sgpte::CompressionOptions defaults;
   defaults.sparsity = 0.5;
   defaults.target_average_bits = 4.0;
+  defaults.allocation = sgpte::AllocationMethod::model;
   sgpte::drivers::CompressionCli cli(app, defaults);
   CLI11_PARSE(app, command_line.program_argc(), command_line.program_argv());
   auto const kokkos = command_line.initialize_kokkos();

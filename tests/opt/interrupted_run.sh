@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # An sgpte-opt run killed mid-way loses nothing: it leaves no output that looks complete,
 # --resume refuses the checkpoints of a run with other options (seed, sensitivity, quantizer
-# range), and --resume with the same options gives a result identical, byte for byte, to an
-# uninterrupted run's (the dequantized checkpoint, and the packed model through sgpte-unpack).
+# range) and a run whose model allocation is missing, and --resume with the same options gives
+# a result identical, byte for byte, to an uninterrupted run's (the dequantized checkpoint, and
+# the packed model through sgpte-unpack). The runs take the defaults: mixed precision with the
+# model-wide allocation, whose pre-pass a resumed run cannot repeat and takes from the
+# interrupted one.
 #
 #   interrupted_run.sh SGPTE_OPT SGPTE_UNPACK MODEL_DIR CALIBRATION WORK_DIR SIGNAL
 set -euo pipefail
@@ -16,6 +19,7 @@ run() { "$opt" "$model" --calibration "$calibration" --nsamples 48 --seed "$seed
 set -m
 
 run --output "$work/full" --save-packed "$work/full.packed" > "$work/full.log"
+grep -q "^bit allocation: model$" "$work/full.log" || fail "the default allocation is not the model's"
 
 # Interrupted as soon as layer 0 is checkpointed (during layer 1 of 2).
 run --output "$work/run" --save-packed "$work/run.packed" > "$work/interrupted.log" 2>&1 &
@@ -30,6 +34,15 @@ wait "$pid" && fail "the interrupted run exited successfully"
 [[ ! -e $work/run/model.safetensors && ! -e $work/run/config.json ]] ||
   fail "the interrupted run left a checkpoint that looks complete"
 [[ ! -e $work/run.packed/sgpte-packed.json ]] || fail "the interrupted run left a packed manifest"
+allocation=$work/run/sgpte-resume/model-allocation.json
+[[ -f $allocation ]] || fail "the interrupted run did not keep its model allocation"
+
+mv "$allocation" "$work/model-allocation.json"
+if run --output "$work/run" --save-packed "$work/run.packed" --resume > "$work/other.log" 2>&1; then
+  fail "--resume went on without the model allocation"
+fi
+grep -q "model-allocation.json: is missing" "$work/other.log" || fail "unexpected error: $(cat "$work/other.log")"
+mv "$work/model-allocation.json" "$allocation"
 
 # Other options: refused, the checkpoints left in place.
 if seed=4 run --output "$work/run" --save-packed "$work/run.packed" --resume > "$work/other.log" 2>&1; then

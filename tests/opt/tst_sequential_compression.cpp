@@ -231,7 +231,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_per_layer_schedule_sets_each_layers_average_bits
 // The model-wide allocation (issue 19): the whole model within the packed bytes of the
 // per-layer packed allocation's budgets (uniform 3-bit's without pruning, where the kept
 // weights are known), the widths moved between modules; the checkpoint's weights untouched by
-// the pre-pass's probes (the same results twice); and no --resume.
+// the pre-pass's probes (the same results twice); and a resumed run, which cannot repeat the
+// pre-pass, given its result: the same weights as the run that computed it.
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_model_allocation_keeps_the_model_within_uniform_bytes, DeviceType,
                               SGPTE_DEVICE_TYPES)
 {
@@ -241,10 +242,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(the_model_allocation_keeps_the_model_within_unifor
   auto options = default_options();
   options.compression.sparsity = 0.0;
   options.compression.target_average_bits = 3.0;
-  auto run = [&](sgpte::AllocationMethod method, int wbits = 0)
+  sgpte::opt::ModelAllocationBytes computed;
+  options.model_allocation_done = [&](sgpte::opt::ModelAllocationBytes const &allocation)
+  { computed = allocation; };
+  auto run = [&](sgpte::AllocationMethod method, int wbits = 0,
+                 sgpte::opt::ModelAllocationBytes const &given = {})
   {
     auto o = options;
     o.compression.allocation = method;
+    o.model_allocation = given;
     if (wbits > 0)
     {
       o.compression.target_average_bits.reset();
@@ -262,10 +268,24 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(the_model_allocation_keeps_the_model_within_unifor
   BOOST_TEST(model.first <= uniform.first);
   BOOST_TEST(model.first >= 0.98 * uniform.first);
   BOOST_TEST((run(sgpte::AllocationMethod::model).second == model.second));
+  BOOST_TEST_REQUIRE(computed.size() == 2u);
+  bool moved = false;
+  for (auto const &layer : computed)
+    for (std::int64_t const extra : layer)
+      moved = moved || extra != 0;
+  BOOST_TEST(moved);
+  auto const given = computed;
+  computed.clear();
+  BOOST_TEST((run(sgpte::AllocationMethod::model, 0, given).second == model.second));
+  BOOST_TEST(computed.empty()); // no pre-pass
 
   auto resumed = options;
   resumed.compression.allocation = sgpte::AllocationMethod::model;
   resumed.restored_until = 1;
+  BOOST_CHECK_THROW(resumed.validate(2), sgpte::InvalidArgument);
+  resumed.model_allocation = given;
+  BOOST_CHECK_NO_THROW(resumed.validate(2));
+  resumed.model_allocation.pop_back();
   BOOST_CHECK_THROW(resumed.validate(2), sgpte::InvalidArgument);
 }
 

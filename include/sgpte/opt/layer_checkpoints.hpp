@@ -8,25 +8,36 @@
 //
 // holds decoder layer i's six compressed weights, exactly as stored in the checkpoint (its
 // dtype), and in its metadata the run's fingerprint and the six modules' statistics (JSON).
-// Each file is written atomically once its layer is complete. Resuming restores the weights
-// of the leading complete layers into the checkpoint and their statistics; the calibration
-// activations of the next layer are then recomputed through the restored layers with the very
-// kernels an uninterrupted run applies to the very same weights, so the result is identical
-// bit for bit on the same backend. A checkpoint of another run (another fingerprint: model,
-// data, options or backend) is refused, never mixed in.
+// Each file is written atomically once its layer is complete. A run with the model-wide
+// allocation also keeps its pre-pass's result, with the fingerprint, in
+//
+//   OUTPUT/sgpte-resume/model-allocation.json
+//
+// since the pre-pass needs the dense layers, which the restored ones no longer are. Resuming
+// restores the weights of the leading complete layers into the checkpoint and their statistics; the
+// calibration activations of the next layer are then recomputed through the restored layers with
+// the very kernels an uninterrupted run applies to the very same weights, so the result is
+// identical bit for bit on the same backend. A checkpoint of another run (another fingerprint:
+// model, data, options or backend) is refused, never mixed in.
 
 #include <sgpte/core/error.hpp>
+#include <sgpte/io/atomic_file.hpp>
 #include <sgpte/io/detail/file_error.hpp>
+#include <sgpte/io/detail/mapped_file.hpp>
+#include <sgpte/io/detail/strict_json.hpp>
 #include <sgpte/io/safetensors_reader.hpp>
 #include <sgpte/io/safetensors_writer.hpp>
+#include <sgpte/opt/model_allocation.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
 #include <sgpte/opt/tensor_names.hpp>
 #include <sgpte/stats/quantization_stats.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -120,8 +131,55 @@ public:
     return layer;
   }
 
+  // Keeps the model allocation's pre-pass result for a resume (atomically).
+  void save_model_allocation(ModelAllocationBytes const &allocation) const
+  {
+    std::error_code error;
+    std::filesystem::create_directories(_directory, error);
+    if (error)
+      io::detail::throw_file_error(_directory, "cannot create the layer checkpoint directory: " +
+                                                   error.message());
+    nlohmann::json const json = {{run_json_key, _fingerprint}, {extra_bytes_key, allocation}};
+    io::write_file_atomically(model_allocation_file(), json.dump() + "\n");
+  }
+
+  // The interrupted run's model allocation, which a resumed one with layers restored needs.
+  ModelAllocationBytes restore_model_allocation() const
+  {
+    std::filesystem::path const path = model_allocation_file();
+    if (!std::filesystem::exists(path))
+      io::detail::throw_file_error(
+          path, "is missing: the interrupted run's model allocation is needed to "
+                "resume it; remove " +
+                    _directory.string() + " to start afresh");
+    io::detail::MappedFile const file(path);
+    nlohmann::json const json = io::detail::parse_strict_json(
+        path, std::string_view(reinterpret_cast<char const *>(file.data()), file.size()), "JSON");
+    if (!json.is_object() || !json.contains(run_json_key) || json[run_json_key] != _fingerprint)
+      io::detail::throw_file_error(
+          path, "is the model allocation of another run (other model, data, options "
+                "or backend); remove " +
+                    _directory.string() + " to start afresh");
+    try
+    {
+      return json.at(extra_bytes_key).get<ModelAllocationBytes>();
+    }
+    catch (nlohmann::json::exception const &)
+    {
+      io::detail::throw_file_error(path, std::string("'") + extra_bytes_key +
+                                             "' is not a list of six byte counts per layer");
+    }
+  }
+
 private:
   static constexpr char const *run_key = "sgpte.run";
+  static constexpr char const *run_json_key = "run";
+  static constexpr char const *extra_bytes_key = "extra_bytes";
+
+  std::filesystem::path model_allocation_file() const
+  {
+    return _directory / "model-allocation.json";
+  }
   static constexpr char const *statistics_key = "sgpte.statistics";
 
   std::filesystem::path file(int layer) const

@@ -16,6 +16,7 @@
 #include <sgpte/opt/activations.hpp>
 #include <sgpte/opt/decoder_layer.hpp>
 #include <sgpte/opt/layer_bits_schedule.hpp>
+#include <sgpte/opt/model_allocation.hpp>
 #include <sgpte/opt/model_forward.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
 #include <sgpte/opt/opt_weights.hpp>

@@ -27,6 +27,7 @@
 #include <sgpte/opt/decoder_layer_loader.hpp>
 #include <sgpte/opt/forward_precision.hpp>
 #include <sgpte/opt/layer_bits_schedule.hpp>
+#include <sgpte/opt/model_allocation.hpp>
 #include <sgpte/opt/model_forward.hpp>
 #include <sgpte/opt/opt_checkpoint.hpp>
 #include <sgpte/opt/opt_weights.hpp>
@@ -43,6 +44,7 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -70,6 +72,13 @@ struct SequentialOptions
   // With AllocationMethod::model: the calibration windows (the first ones) on which the loss's
   // sensitivity to each module's compression error is measured.
   int model_probe_windows = 16;
+  // With AllocationMethod::model: the pre-pass's result when it is known (that of the
+  // interrupted run a resumed one continues: the pre-pass needs the dense layers, which the
+  // restored ones no longer are); empty: the pre-pass computes it.
+  ModelAllocationBytes model_allocation;
+  // With AllocationMethod::model: called with the pre-pass's result once it is computed (e.g.
+  // to keep it for a resume: LayerCheckpoints::save_model_allocation).
+  std::function<void(ModelAllocationBytes const &)> model_allocation_done;
 
   int end_layer(int layers) const { return max_layer.value_or(layers); }
 
@@ -101,10 +110,17 @@ struct SequentialOptions
             "or budget (the quantile method does not enforce a target)");
       layer_bits.check_layers(layers, min_layer, end);
     }
-    if (compression.allocation == AllocationMethod::model && compression.mixed_precision() &&
-        restored_until > min_layer)
-      throw InvalidArgument("model allocation cannot resume an interrupted run yet (its pre-pass "
-                            "needs the dense layers); run it again without --resume");
+    if (compression.allocation == AllocationMethod::model && compression.mixed_precision())
+    {
+      if (restored_until > min_layer && model_allocation.empty())
+        throw InvalidArgument("the model allocation of an interrupted run is needed to resume it "
+                              "(its pre-pass needs the dense layers)");
+      if (!model_allocation.empty() &&
+          model_allocation.size() != static_cast<std::size_t>(end - min_layer))
+        throw InvalidArgument("the model allocation holds " +
+                              std::to_string(model_allocation.size()) + " layers, not the " +
+                              std::to_string(end - min_layer) + " compressed ones");
+    }
     if (model_steps_per_bit < 1 || model_probe_windows < 1)
       throw InvalidArgument("model allocation needs at least one step per bit and one probe window");
     for (int layer = min_layer; layer < end; ++layer)
@@ -216,22 +232,19 @@ embedded_calibration(ExecutionSpace const &space, OptCheckpoint &checkpoint,
 //   3. allocate_model_bytes shares out the sum of the layers' packed budgets (each layer's own
 //      target, as the per-layer packed allocation counts it) among all modules, never worse by
 //      its estimate than every module at the per-layer packed allocation.
-// Returns, per compressed layer (from min_layer) and module, the packed bytes beyond uniform
-// ⌊target⌋-bit quantization that the layer's packed allocation is then given
-// (CompressionOptions::packed_extra_bytes). Costs one calibration forward through the dense
+// Returns the packed bytes each module's allocation is then given beyond uniform ⌊target⌋ bits.
+// Costs one calibration forward through the dense
 // model with the statistics, a factorisation, the ladder's greedies (host) and one uniform
 // fasterprune per module, then 2 forward passes of the whole model on the probe windows per
 // module (plus one dense); the compression errors are held in host memory (one float per
 // weight) until then.
 template <class Value, class ExecutionSpace>
-std::vector<std::array<std::int64_t, linear_modules.size()>>
-model_allocation_prepass(ExecutionSpace const &space, OptCheckpoint &checkpoint,
-                         TokenWindows const &calibration, SequentialOptions const &options,
-                         LayerWorkspace<ExecutionSpace, Value> const &workspace,
-                         DecoderLayerLoader<ExecutionSpace, Value> &loader,
-                         ModuleWeights<ExecutionSpace> const &module_weights,
-                         ProgressCallback const &progress,
-                         StatisticsReduction<ExecutionSpace> const &reduce)
+ModelAllocationBytes model_allocation_prepass(
+    ExecutionSpace const &space, OptCheckpoint &checkpoint, TokenWindows const &calibration,
+    SequentialOptions const &options, LayerWorkspace<ExecutionSpace, Value> const &workspace,
+    DecoderLayerLoader<ExecutionSpace, Value> &loader,
+    ModuleWeights<ExecutionSpace> const &module_weights, ProgressCallback const &progress,
+    StatisticsReduction<ExecutionSpace> const &reduce)
 {
   io::OptConfig const &config = checkpoint.config();
   int const layers = checkpoint.layers();
@@ -373,8 +386,7 @@ model_allocation_prepass(ExecutionSpace const &space, OptCheckpoint &checkpoint,
   }
   report(progress, "allocate", steps, steps, "sharing out the model's packed bytes");
   ModelAllocation const allocation = allocate_model_bytes(curves, budget, reference);
-  std::vector<std::array<std::int64_t, linear_modules.size()>> extra(
-      static_cast<std::size_t>(end - options.min_layer));
+  ModelAllocationBytes extra(static_cast<std::size_t>(end - options.min_layer));
   for (std::size_t m = 0; m < curves.size(); ++m)
     extra[m / linear_modules.size()][m % linear_modules.size()] =
         curves[m][allocation.choice[m]].bytes - uniform_bytes[m];
@@ -403,12 +415,20 @@ void compress_sequential_in(ExecutionSpace const &space, OptCheckpoint &checkpoi
   DecoderLayerLoader<ExecutionSpace, Value> loader(space, checkpoint,
                                                    options.forward.overlap_loading);
   ModuleWeights<ExecutionSpace> const module_weights(space, checkpoint);
-  std::vector<std::array<std::int64_t, linear_modules.size()>> extra_bytes;
+  ModelAllocationBytes extra_bytes;
   if (options.compression.mixed_precision() &&
       options.compression.allocation == AllocationMethod::model)
-    extra_bytes = model_allocation_prepass<Value>(space, checkpoint, calibration, options,
-                                                  workspace, loader, module_weights, progress,
-                                                  reduce);
+  {
+    extra_bytes = options.model_allocation;
+    if (extra_bytes.empty())
+    {
+      extra_bytes =
+          model_allocation_prepass<Value>(space, checkpoint, calibration, options, workspace,
+                                          loader, module_weights, progress, reduce);
+      if (options.model_allocation_done)
+        options.model_allocation_done(extra_bytes);
+    }
+  }
   // After the pre-pass, whose activations are gone.
   auto activations = embedded_calibration<Value>(space, checkpoint, calibration);
   auto &inputs = activations.first;
