@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's main command: install the dependencies, build sgpte-opt (Release, Ninja) and
 # compress the bundled tiny OPT model with the default settings — 50 % unstructured
-# sparsity fused with mixed precision at a 4.0-bit target (packed allocation), calibrated
+# sparsity fused with mixed precision at a 4.0-bit target (model-wide allocation), calibrated
 # on 128 windows of models/data/calibration.bin — then print the statistics summary and
 # the dense and compressed perplexities on models/data/evaluation.bin.
 # Usage: bash tools/debian/run_main.sh [build directory]
