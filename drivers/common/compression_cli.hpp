@@ -56,8 +56,8 @@ public:
                "Mixed-precision allocation: packed keeps every layer within the packed bytes of "
                "uniform --target-avg-bits quantization (scales, zeros and widths counted; it may "
                "use fewer widths); model (sgpte-opt) keeps the whole model within them, sharing "
-               "the "
-               "bytes out among the modules by the loss's measured sensitivity to each, after a "
+               "the bytes out among the modules by the loss's measured sensitivity to each, after "
+               "a "
                "pre-pass through the dense model (a single layer: as packed); budget meets "
                "--target-avg-bits in bits per column; quantile gives the seed's fixed tiers by "
                "importance score and does not enforce the target")

@@ -70,10 +70,7 @@ public:
   // statistics of its modules.
   void save(OptCheckpoint const &checkpoint, int layer, std::vector<LayerStatistics> const &modules) const
   {
-    std::error_code error;
-    std::filesystem::create_directories(_directory, error);
-    if (error)
-      io::detail::throw_file_error(_directory, "cannot create the layer checkpoint directory: " + error.message());
+    create_directory();
     io::SafetensorsWriter writer;
     nlohmann::json statistics = nlohmann::json::array();
     for (LayerStatistics const &module : modules)
@@ -134,11 +131,7 @@ public:
   // Keeps the model allocation's pre-pass result for a resume (atomically).
   void save_model_allocation(ModelAllocationBytes const &allocation) const
   {
-    std::error_code error;
-    std::filesystem::create_directories(_directory, error);
-    if (error)
-      io::detail::throw_file_error(_directory, "cannot create the layer checkpoint directory: " +
-                                                   error.message());
+    create_directory();
     nlohmann::json const json = {{run_json_key, _fingerprint}, {extra_bytes_key, allocation}};
     io::write_file_atomically(model_allocation_file(), json.dump() + "\n");
   }
@@ -175,6 +168,15 @@ private:
   static constexpr char const *run_key = "sgpte.run";
   static constexpr char const *run_json_key = "run";
   static constexpr char const *extra_bytes_key = "extra_bytes";
+
+  void create_directory() const
+  {
+    std::error_code error;
+    std::filesystem::create_directories(_directory, error);
+    if (error)
+      io::detail::throw_file_error(_directory, "cannot create the layer checkpoint directory: " +
+                                                   error.message());
+  }
 
   std::filesystem::path model_allocation_file() const
   {
