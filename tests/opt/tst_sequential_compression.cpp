@@ -231,8 +231,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_per_layer_schedule_sets_each_layers_average_bits
 // The model-wide allocation (issue 19): the whole model within the packed bytes of the
 // per-layer packed allocation's budgets (uniform 3-bit's without pruning, where the kept
 // weights are known), the widths moved between modules; the checkpoint's weights untouched by
-// the pre-pass's probes (the same results twice); and a resumed run, which cannot repeat the
-// pre-pass, given its result: the same weights as the run that computed it.
+// the pre-pass's compressions and probes (the same results twice, and with the allocation given
+// instead of computed, also with pruning); and a resumed run, which cannot repeat the pre-pass,
+// given its result: the same weights as the run that computed it.
 BOOST_AUTO_TEST_CASE_TEMPLATE(the_model_allocation_keeps_the_model_within_uniform_bytes, DeviceType,
                               SGPTE_DEVICE_TYPES)
 {
@@ -287,6 +288,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(the_model_allocation_keeps_the_model_within_unifor
   BOOST_CHECK_NO_THROW(resumed.validate(2));
   resumed.model_allocation.pop_back();
   BOOST_CHECK_THROW(resumed.validate(2), sgpte::InvalidArgument);
+
+  // With pruning: the pre-pass's pruned and quantized modules leave the checkpoint as it was
+  // here too.
+  options.compression.sparsity = 0.5;
+  computed.clear();
+  auto const pruned = run(sgpte::AllocationMethod::model);
+  BOOST_TEST_REQUIRE(computed.size() == 2u);
+  auto const given_pruned = computed;
+  BOOST_TEST((run(sgpte::AllocationMethod::model, 0, given_pruned).second == pruned.second));
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(opt_350m_style_half_precision_models_compress_and_evaluate,
