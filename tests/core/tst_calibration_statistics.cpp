@@ -420,6 +420,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(merging_no_samples_changes_nothing, DeviceType, SG
     BOOST_TEST(merged.tokens == 40);
     BOOST_TEST(merged.samples == 2);
   }
+  // to_host gives a copy, also where the statistics are in host memory already.
+  double const h00 = alone.hessian(0, 0), mean0 = alone.mean(0);
+  sgpte::HostCalibrationStatistics changed = statistics.to_host(space);
+  changed.hessian(0, 0) += 1.0;
+  changed.mean(0) += 1.0;
+  BOOST_TEST(sgpte_test::to_eigen(statistics.hessian(space))(0, 0) == h00);
+  BOOST_TEST(statistics.to_host(space).mean(0) == mean0);
+  BOOST_TEST(alone.hessian(0, 0) == h00);
   sgpte::HostCalibrationStatistics wider = sgpte::empty_host_statistics(7);
   BOOST_CHECK_THROW(sgpte::merge_statistics(wider, alone), sgpte::InvalidArgument);
   sgpte::CalibrationStatistics<ExecutionSpace> narrower(space, 5);

@@ -112,14 +112,22 @@ public:
   }
 
   // A copy in host memory (completes H's upper triangle first), e.g. to merge it with the
-  // statistics of other calibration samples (merge_statistics).
+  // statistics of other calibration samples (merge_statistics). A copy on host backends too,
+  // where a mirror view would be the statistics' own views.
   HostCalibrationStatistics to_host(ExecutionSpace const &space)
   {
+    auto const copy = [&space](auto const &view)
+    {
+      auto host = Kokkos::create_mirror(Kokkos::HostSpace(), view);
+      Kokkos::deep_copy(space, host, view);
+      return host;
+    };
     HostCalibrationStatistics host;
-    host.hessian = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), hessian(space));
-    host.mean_abs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), _columns.mean_abs);
-    host.mean = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), _columns.mean);
-    host.m2 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), _columns.m2);
+    host.hessian = copy(hessian(space));
+    host.mean_abs = copy(_columns.mean_abs);
+    host.mean = copy(_columns.mean);
+    host.m2 = copy(_columns.m2);
+    space.fence();
     host.tokens = _tokens;
     host.samples = _samples;
     return host;
