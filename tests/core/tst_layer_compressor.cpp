@@ -149,6 +149,31 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(statistics_describe_the_result, DeviceType, SGPTE_
   BOOST_CHECK_THROW(layer.compressor.fasterprune(layer.space, options), sgpte::InvalidArgument);
 }
 
+// The energy Σ_i w_i H w_iᵀ the model allocation scales each module's errors by: against
+// trace(W H Wᵀ) in double with Eigen, with H a Gram matrix (symmetric, positive
+// semi-definite, as the statistics' are) and W H taken in blocks of 4, 5 and all columns. The
+// float products of 13 terms carry a relative error below 13 · 2⁻²⁴ of Σ |w| |H| |w|; 1e-5
+// of the total covers it for these positive-definite forms (the total is of the order of
+// that sum).
+BOOST_AUTO_TEST_CASE_TEMPLATE(row_quadratic_forms_match_a_plain_product, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  std::mt19937 generator(5);
+  sgpte_test::MatrixXd const w =
+      sgpte_test::round_to_float(sgpte_test::random_matrix(7, 13, generator));
+  sgpte_test::MatrixXd const x = sgpte_test::random_matrix(40, 13, generator);
+  sgpte_test::MatrixXd const h = sgpte_test::round_to_float(x.transpose() * x);
+  double const expected = (w * h * w.transpose()).trace();
+  auto const weight = sgpte_test::to_device<ExecutionSpace>(w);
+  auto const hessian = sgpte_test::to_device<ExecutionSpace>(h);
+  for (std::size_t const block_columns : {4, 5, 13})
+    BOOST_TEST(sgpte::detail::row_quadratic_form(space, weight, hessian,
+                                                 block_columns * 7 * sizeof(float)) == expected,
+               boost::test_tools::tolerance(1e-5));
+}
+
 // A target average is met (issue 19). The default allocation (packed) keeps the layer within
 // the packed bytes of uniform quantization at the target: exactly without pruning, where the
 // kept weights are known; with 50 % sparsity each column is costed at the mean kept weights,

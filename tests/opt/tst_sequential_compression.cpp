@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -297,6 +298,85 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(the_model_allocation_keeps_the_model_within_unifor
   BOOST_TEST_REQUIRE(computed.size() == 2u);
   auto const given_pruned = computed;
   BOOST_TEST((run(sgpte::AllocationMethod::model, 0, given_pruned).second == pruned.second));
+}
+
+// The model allocation's probes (probe_added_losses): each module's added loss, its passes
+// started from its layer's input beside the others of its layer, is the whole model's loss as
+// evaluate_perplexity measures it with the weight replaced in the checkpoint, the mean of
+// W + ΔW and W − ΔW less the model's own — with room for one pass at a time, for four and for
+// all of a layer's. fp32 forward passes of the same windows: the losses (about ln 40) agree
+// to float rounding, a few 1e-7; the added losses here are 1e-3 or more, so 1e-5 tells a
+// missing or misplaced perturbation apart.
+BOOST_AUTO_TEST_CASE_TEMPLATE(the_probes_measure_the_whole_models_loss, DeviceType,
+                              SGPTE_DEVICE_TYPES)
+{
+  using ExecutionSpace = typename DeviceType::execution_space;
+  ExecutionSpace space;
+  ScratchDirectory directory;
+  sgpte_test::write_synthetic_opt(directory.path(), sgpte_test::opt_config_json(), 37);
+  sgpte::opt::OptCheckpoint checkpoint(directory.path());
+  auto const calibration = synthetic_calibration(6);
+  sgpte::opt::SequentialOptions options;
+  options.model_probe_windows = 4;
+  options.forward.precision = sgpte::opt::ForwardPrecision::fp32;
+  std::vector<std::pair<int, LinearModule>> const modules = {{0, LinearModule::q_proj},
+                                                             {0, LinearModule::fc1},
+                                                             {1, LinearModule::k_proj},
+                                                             {1, LinearModule::out_proj},
+                                                             {1, LinearModule::fc2}};
+  std::mt19937 generator(3);
+  std::normal_distribution<float> noise(0.0f, 0.3f);
+  std::vector<std::vector<float>> errors;
+  for (auto const &[layer, module] : modules)
+  {
+    errors.emplace_back(checkpoint.read(sgpte::opt::linear_weight_name(layer, module)).size());
+    for (float &error : errors.back())
+      error = noise(generator);
+  }
+
+  sgpte::opt::TokenWindows const probe{
+      calibration.seqlen,
+      std::vector<int>(calibration.ids.begin(), calibration.ids.begin() + 4 * calibration.seqlen)};
+  auto const loss = [&]
+  { return sgpte::opt::evaluate_perplexity(space, checkpoint, probe, options.forward).mean_nll; };
+  double const unperturbed = loss();
+  std::vector<double> expected;
+  for (std::size_t m = 0; m < modules.size(); ++m)
+  {
+    std::string const name = sgpte::opt::linear_weight_name(modules[m].first, modules[m].second);
+    std::vector<float> const original = checkpoint.read(name);
+    double sum = 0.0;
+    for (float const sign : {1.0f, -1.0f})
+    {
+      // The errors are column-major, the checkpoint's values row-major.
+      std::vector<float> perturbed = original;
+      std::size_t const rows = checkpoint.info(name).shape[0], columns = perturbed.size() / rows;
+      for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < columns; ++j)
+          perturbed[i * columns + j] += sign * errors[m][j * rows + i];
+      checkpoint.replace(name, perturbed);
+      sum += 0.5 * loss();
+    }
+    checkpoint.restore(name);
+    expected.push_back(sum - unperturbed);
+    BOOST_TEST(std::abs(expected.back()) > 1e-3, name);
+  }
+
+  auto const &config = checkpoint.config();
+  sgpte::opt::LayerWorkspace<ExecutionSpace, float> const workspace(space, config,
+                                                                    calibration.seqlen, 6);
+  for (std::size_t const activation_windows : {12, 24, 1000})
+  {
+    sgpte::opt::DecoderLayerLoader<ExecutionSpace, float> loader(space, checkpoint);
+    sgpte::opt::detail::ModuleWeights<ExecutionSpace> const weights(space, checkpoint);
+    std::vector<double> const added = sgpte::opt::detail::probe_added_losses<float>(
+        space, checkpoint, calibration, options, workspace, loader, weights, modules, errors,
+        activation_windows, 0, {});
+    for (std::size_t m = 0; m < modules.size(); ++m)
+      BOOST_TEST(std::abs(added[m] - expected[m]) <= 1e-5,
+                 "module " << m << ", room for " << activation_windows << " windows: " << added[m]
+                           << " against " << expected[m]);
+  }
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(opt_350m_style_half_precision_models_compress_and_evaluate,

@@ -16,8 +16,10 @@
 #include <sgpte/allocation/model_budget.hpp>
 #include <sgpte/allocation/packed_budget.hpp>
 #include <sgpte/calibration/calibration_statistics.hpp>
+#include <sgpte/core/detail/host_threads.hpp>
 #include <sgpte/core/error.hpp>
 #include <sgpte/core/finite.hpp>
+#include <sgpte/core/kokkos_compat.hpp>
 #include <sgpte/core/views.hpp>
 #include <sgpte/importance/importance_score.hpp>
 #include <sgpte/importance/obs_sensitivity.hpp>
@@ -68,26 +70,40 @@ namespace detail
 
 // Σ_i w_i H w_iᵀ over the rows of `weight` (rows × columns, H columns × columns): the energy of
 // the outputs W X over the calibration tokens in the units of H (those of the OBS errors).
-template <class ExecutionSpace, class Hessian>
+// As Σ (W H) ∘ W, W H a block of columns at a time (one GEMM each, its result at most
+// `block_bytes`), the sum in double.
+template <class ExecutionSpace>
 double row_quadratic_form(ExecutionSpace const &space, Matrix<ExecutionSpace> const &weight,
-                          Hessian const &hessian)
+                          Matrix<ExecutionSpace> const &hessian,
+                          std::size_t block_bytes = std::size_t(64) << 20)
 {
+  int const rows = static_cast<int>(weight.extent(0));
   int const columns = static_cast<int>(weight.extent(1));
+  int const block = static_cast<int>(std::clamp<std::size_t>(
+      block_bytes / (sizeof(float) * static_cast<std::size_t>(rows)), 1, columns));
+  Matrix<ExecutionSpace> const product(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::row_quadratic_form"), rows,
+      block);
   double total = 0.0;
-  Kokkos::parallel_reduce(
-      "sgpte::row_quadratic_form",
-      Kokkos::RangePolicy<ExecutionSpace>(space, 0, static_cast<int>(weight.extent(0))),
-      KOKKOS_LAMBDA(int i, double &partial) {
-        for (int j = 0; j < columns; ++j)
-        {
-          double row = 0.0;
-          for (int k = 0; k < columns; ++k)
-            row += static_cast<double>(hessian(j, k)) * weight(i, k);
-          partial += row * weight(i, j);
-        }
-      },
-      total);
-  space.fence();
+  for (int begin = 0; begin < columns; begin += block)
+  {
+    auto const range = std::make_pair(begin, std::min(columns, begin + block));
+    auto const part =
+        Kokkos::subview(product, Kokkos::ALL, std::make_pair(0, range.second - begin));
+    auto const w = Kokkos::subview(weight, Kokkos::ALL, range);
+    compat::gemm(space, "N", "N", 1.0f, weight, Kokkos::subview(hessian, Kokkos::ALL, range), 0.0f,
+                 part);
+    double sum = 0.0;
+    Kokkos::parallel_reduce(
+        "sgpte::row_quadratic_form",
+        Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0},
+                                                               {rows, range.second - begin}),
+        KOKKOS_LAMBDA(int i, int j, double &partial) {
+          partial += static_cast<double>(part(i, j)) * w(i, j);
+        },
+        sum);
+    total += sum;
+  }
   return total;
 }
 
@@ -493,17 +509,26 @@ PackedCandidates LayerCompressor<ExecutionSpace>::packed_candidates(ExecutionSpa
     return offer.candidates.size() - 1;
   };
   ErrorRefinement const refine = error_refinement(space, packed, result, mask);
-  offer.reference =
-      add(allocate_bits_packed_within(problem.errors, options.bit_options, target,
-                                      offer.budget_bytes, problem.mean_kept, bytes, refine));
+  // The per-layer packed allocation's result, then the ladder's from the lowest option up.
   int const low = options.bit_options.front(), high = options.bit_options.back();
-  for (int step = 0; step <= (high - low) * steps_per_bit; ++step)
+  std::vector<PackedAllocation> rungs(static_cast<std::size_t>((high - low) * steps_per_bit) + 2);
+  auto const rung = [&](std::size_t index)
   {
-    double const t = low + static_cast<double>(step) / steps_per_bit;
-    add(allocate_bits_packed_within(problem.errors, options.bit_options, t,
-                                    packed_budget_bytes(t, columns, problem.mean_kept, bytes),
-                                    problem.mean_kept, bytes, refine));
-  }
+    double const t = index == 0 ? target : low + static_cast<double>(index - 1) / steps_per_bit;
+    std::int64_t const budget =
+        index == 0 ? offer.budget_bytes : packed_budget_bytes(t, columns, problem.mean_kept, bytes);
+    rungs[index] = allocate_bits_packed_within(problem.errors, options.bit_options, t, budget,
+                                               problem.mean_kept, bytes, refine);
+  };
+  // The greedies are host work, independent of each other; re-estimated errors run kernels.
+  if (refine)
+    for (std::size_t index = 0; index < rungs.size(); ++index)
+      rung(index);
+  else
+    detail::for_each_on_host_threads(rungs.size(), rung);
+  offer.reference = add(std::move(rungs.front()));
+  for (std::size_t index = 1; index < rungs.size(); ++index)
+    add(std::move(rungs[index]));
   return offer;
 }
 

@@ -172,9 +172,8 @@ public:
                     Matrix<ExecutionSpace> const &weight)
   {
     std::string const name = linear_weight_name(_current->layer, module);
+    io::FloatEncodingCheck const check = put_weight(space, module, weight);
     auto const tensor = stored(name);
-    io::FloatEncodingCheck const check =
-        detail::encode(space, weight, tensor, _weights.linear[module_index(module)].weight);
     std::vector<unsigned char> bytes(tensor.bytes.extent(0));
     Kokkos::deep_copy(
         space,
@@ -183,6 +182,17 @@ public:
         tensor.bytes);
     space.fence();
     checkpoint.replace_stored(name, std::move(bytes), check);
+  }
+
+  // Puts a weight (float, column-major) in place of the current layer's weight of `module` on
+  // the device alone: into its stored bytes, rounded to the tensor's dtype, and into the
+  // forward weights as those bytes read back. The checkpoint keeps its own, which the next
+  // load() of the layer reads. Returns the count of NaN, infinite and overflowing values.
+  io::FloatEncodingCheck put_weight(ExecutionSpace const &space, LinearModule module,
+                                    Matrix<ExecutionSpace> const &weight)
+  {
+    return detail::encode(space, weight, stored(linear_weight_name(_current->layer, module)),
+                          _weights.linear[module_index(module)].weight);
   }
 
 private:

@@ -58,6 +58,26 @@ inline PerplexityResult perplexity_of(std::vector<double> window_losses, double 
   return result;
 }
 
+// Appends the loss of each window whose final hidden states are `hidden` (token ids `ids`)
+// to window_losses: the mean of its seqlen − 1 next-token losses, summed in double in order.
+template <class ExecutionSpace, class Value>
+void append_window_losses(ExecutionSpace const &space, ModelHead<ExecutionSpace, Value> const &head,
+                          Activations<ExecutionSpace, Value> const &hidden,
+                          TokenIds<ExecutionSpace> const &ids, int seqlen,
+                          std::vector<double> &window_losses)
+{
+  auto const nll = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(), next_token_nll(space, head, hidden, ids, seqlen));
+  std::size_t const windows = hidden.extent(0) / static_cast<std::size_t>(seqlen);
+  for (std::size_t window = 0; window < windows; ++window)
+  {
+    double window_sum = 0.0;
+    for (int t = 0; t + 1 < seqlen; ++t)
+      window_sum += nll(window * seqlen + t);
+    window_losses.push_back(window_sum / (seqlen - 1));
+  }
+}
+
 namespace detail
 {
 
@@ -111,15 +131,7 @@ PerplexityResult evaluate_perplexity_in(ExecutionSpace const &space,
     auto const hidden = run_decoder_layers(space, config, loader, workspace,
                                            embed_windows(space, config, edges, ids, seqlen), layers,
                                            on_layer, index + 1 < batches);
-    auto const nll = Kokkos::create_mirror_view_and_copy(
-        Kokkos::HostSpace(), next_token_nll(space, head, hidden, ids, seqlen));
-    for (std::size_t window = 0; window < batch_windows; ++window)
-    {
-      double window_sum = 0.0;
-      for (int t = 0; t + 1 < seqlen; ++t)
-        window_sum += nll(window * seqlen + t);
-      window_losses.push_back(window_sum / (seqlen - 1));
-    }
+    append_window_losses(space, head, hidden, ids, seqlen, window_losses);
   }
   return perplexity_of(std::move(window_losses), timer.seconds());
 }

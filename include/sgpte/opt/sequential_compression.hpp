@@ -70,8 +70,12 @@ struct SequentialOptions
   // (LayerCompressor::packed_candidates).
   int model_steps_per_bit = 8;
   // With AllocationMethod::model: the calibration windows (the first ones) on which the loss's
-  // sensitivity to each module's compression error is measured.
+  // sensitivity to each module's compression error is measured: model_probe_windows, but no
+  // more than model_probe_tokens tokens (at least one window). Each probe costs two passes
+  // through the rest of the model: at 2048-token windows the token bound keeps it to 4
+  // windows, as many tokens as 16 windows of small-opt's 512 (README, "What the tables say").
   int model_probe_windows = 16;
+  std::size_t model_probe_tokens = 8192;
   // With AllocationMethod::model: the pre-pass's result when it is known (that of the
   // interrupted run a resumed one continues: the pre-pass needs the dense layers, which the
   // restored ones no longer are); empty: the pre-pass computes it.
@@ -81,6 +85,14 @@ struct SequentialOptions
   std::function<void(ModelAllocationBytes const &)> model_allocation_done;
 
   int end_layer(int layers) const { return max_layer.value_or(layers); }
+
+  std::size_t probe_windows(TokenWindows const &calibration) const
+  {
+    std::size_t const within_tokens =
+        std::max<std::size_t>(1, model_probe_tokens / static_cast<std::size_t>(calibration.seqlen));
+    return std::min(
+        {calibration.count(), static_cast<std::size_t>(model_probe_windows), within_tokens});
+  }
 
   CompressionOptions for_layer(int layer) const
   {
@@ -121,8 +133,9 @@ struct SequentialOptions
                               std::to_string(model_allocation.size()) + " layers, not the " +
                               std::to_string(end - min_layer) + " compressed ones");
     }
-    if (model_steps_per_bit < 1 || model_probe_windows < 1)
-      throw InvalidArgument("model allocation needs at least one step per bit and one probe window");
+    if (model_steps_per_bit < 1 || model_probe_windows < 1 || model_probe_tokens < 1)
+      throw InvalidArgument(
+          "model allocation needs at least one step per bit, one probe window and one probe token");
     for (int layer = min_layer; layer < end; ++layer)
     {
       try
@@ -165,6 +178,11 @@ namespace detail
 // The layer's six weights in float, column-major, for LayerCompressor, over one buffer: the
 // modules are compressed one after another, each decoded from its stored bytes just before
 // (DecoderLayerLoader::decode_weight), so that one module's room serves them all.
+// A module's weight or error in host memory, column-major as Matrix (unmanaged).
+template <class Value = float>
+using HostColumnMajor = Kokkos::View<Value **, Kokkos::LayoutLeft, Kokkos::HostSpace,
+                                     Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
 template <class ExecutionSpace>
 class ModuleWeights
 {
@@ -191,6 +209,7 @@ public:
   {
     return _weights[module_index(module)];
   }
+  std::size_t largest() const { return _buffer.extent(0); } // values of the largest module
 
 private:
   Vector<ExecutionSpace, float> _buffer;
@@ -214,6 +233,151 @@ embedded_calibration(ExecutionSpace const &space, OptCheckpoint &checkpoint,
   return {inputs, outputs};
 }
 
+// The model-wide allocation's probes: for each module (layer, module) of `modules` (in layer
+// order), the mean next-token loss on the first probe windows of the calibration
+// (SequentialOptions::probe_windows) with the module's weight at W + ΔW and at W − ΔW (ΔW:
+// its `errors`, column-major; the rest of the model as the checkpoint holds it), averaged over
+// the two signs, less the loss of the model as it is: the second-order term of the loss along
+// ΔW (the mean of the two cancels the first-order one). A perturbation in layer ℓ changes
+// nothing before it, so the probe windows' hidden states go once through the model, and the
+// perturbed passes of layer ℓ's modules start from its input, side by side: each later layer
+// is loaded once for all of them (as many as fit in the device memory the calibration
+// activations held, `activation_windows` windows' worth), and the weight ± ΔW is put on the
+// device only. Uses the pre-pass's workspace and loader; device memory besides the states: the
+// head's chunk and two module-sized float buffers (W ± ΔW and ΔW; the Hessians, released by
+// then, held more).
+template <class Value, class ExecutionSpace>
+std::vector<double>
+probe_added_losses(ExecutionSpace const &space, OptCheckpoint const &checkpoint,
+                   TokenWindows const &calibration, SequentialOptions const &options,
+                   LayerWorkspace<ExecutionSpace, Value> const &workspace,
+                   DecoderLayerLoader<ExecutionSpace, Value> &loader,
+                   ModuleWeights<ExecutionSpace> const &module_weights,
+                   std::vector<std::pair<int, LinearModule>> const &modules,
+                   std::vector<std::vector<float>> const &errors, std::size_t activation_windows,
+                   int progress_step, ProgressCallback const &progress)
+{
+  using Hidden = Activations<ExecutionSpace, Value>;
+  io::OptConfig const &config = checkpoint.config();
+  int const layers = checkpoint.layers();
+  int const seqlen = calibration.seqlen;
+  std::size_t const windows = options.probe_windows(calibration);
+  TokenWindows const probe{seqlen, std::vector<int>(calibration.ids.begin(),
+                                                    calibration.ids.begin() + windows * seqlen)};
+  auto const edges = load_edge_weights<Value>(space, checkpoint);
+  auto const ids = windows_on_device(space, probe, 0, windows);
+  ModelHead<ExecutionSpace, Value> const head(
+      space, config, edges,
+      std::min(
+          ModelHead<ExecutionSpace, Value>::tokens_within(config, options.forward.workspace_bytes),
+          windows * seqlen));
+  auto const hidden_buffer = [&]
+  {
+    return Hidden(
+        Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::probe_hidden"),
+        windows * seqlen, config.hidden_size);
+  };
+  // The dense model's hidden states at the input of layer `at`, a buffer for a layer's
+  // output, and the perturbed passes' states.
+  Hidden dense = embed_windows(space, config, edges, ids, seqlen);
+  int at = 0;
+  Hidden output = hidden_buffer();
+  std::size_t const passes_at_once =
+      std::clamp<std::size_t>(activation_windows / windows, 3, 2 * linear_modules.size() + 2) - 2;
+  std::vector<Hidden> states(passes_at_once);
+  for (auto &state : states)
+    state = hidden_buffer();
+  auto const mean_loss = [&](Hidden const &hidden)
+  {
+    std::vector<double> window_losses;
+    append_window_losses(space, head, hidden, ids, seqlen, window_losses);
+    return perplexity_of(std::move(window_losses), 0.0).mean_nll;
+  };
+  auto const advance_dense_to = [&](int layer)
+  {
+    for (; at < layer; ++at)
+    {
+      decoder_layer_forward(space, config, loader.load(space, at), workspace, dense, output);
+      std::swap(dense, output);
+    }
+  };
+  advance_dense_to(layers);
+  double const unperturbed = mean_loss(dense);
+  dense = embed_windows(space, config, edges, ids, seqlen);
+  at = 0;
+
+  ModuleWeights<ExecutionSpace> const perturbed(space, checkpoint);
+  Vector<ExecutionSpace, float> delta(
+      Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::probe_delta"),
+      perturbed.largest());
+  std::vector<double> loss(modules.size(), 0.0);
+  // A pass: module m of `modules` at W + sign ΔW.
+  std::vector<std::pair<std::size_t, float>> passes;
+  for (std::size_t m = 0; m < modules.size(); ++m)
+    for (float const sign : {1.0f, -1.0f})
+      passes.push_back({m, sign});
+  for (std::size_t first = 0; first < passes.size();)
+  {
+    // The passes of one layer, as many as there are states.
+    int const layer = modules[passes[first].first].first;
+    std::size_t last = first;
+    while (last < passes.size() && last - first < states.size() &&
+           modules[passes[last].first].first == layer)
+      ++last;
+    report(progress, "allocate", progress_step, progress_step,
+           "sensitivities of layer " + std::to_string(layer + 1));
+    advance_dense_to(layer);
+    auto const &weights = loader.load(
+        space, layer, layer + 1 < layers ? std::optional<int>(layer + 1) : std::nullopt);
+    for (std::size_t p = first; p < last; ++p)
+    {
+      std::size_t const m = passes[p].first;
+      float const sign = passes[p].second;
+      LinearModule const module = modules[m].second;
+      Matrix<ExecutionSpace> const original = module_weights[module];
+      Matrix<ExecutionSpace> const weight = perturbed[module];
+      loader.decode_weight(space, module, original);
+      int const rows = static_cast<int>(weight.extent(0));
+      int const columns = static_cast<int>(weight.extent(1));
+      Matrix<ExecutionSpace> const d(delta.data(), rows, columns);
+      Kokkos::deep_copy(space, d, HostColumnMajor<float const>(errors[m].data(), rows, columns));
+      Kokkos::parallel_for(
+          "sgpte::opt::probe_perturbation",
+          Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {rows, columns}),
+          KOKKOS_LAMBDA(int i, int j) { weight(i, j) = original(i, j) + sign * d(i, j); });
+      io::FloatEncodingCheck const check = loader.put_weight(space, module, weight);
+      if (check.non_finite > 0 || check.overflow > 0)
+        throw NumericalError(
+            "tensor '" + linear_weight_name(layer, module) +
+            "' perturbed by its compression error for the model allocation's probe "
+            "has values that are not finite or overflow its dtype");
+      decoder_layer_forward(space, config, weights, workspace, dense, states[p - first]);
+      loader.put_weight(space, module, original);
+      if (p == first)
+        loader.prefetch();
+    }
+    for (int later = layer + 1; later < layers; ++later)
+    {
+      auto const &next = loader.load(
+          space, later, later + 1 < layers ? std::optional<int>(later + 1) : std::nullopt);
+      for (std::size_t p = first; p < last; ++p)
+      {
+        decoder_layer_forward(space, config, next, workspace, states[p - first], output);
+        std::swap(states[p - first], output);
+        if (p == first)
+          loader.prefetch();
+      }
+    }
+    for (std::size_t p = first; p < last; ++p)
+      loss[passes[p].first] += 0.5 * mean_loss(states[p - first]);
+    first = last;
+  }
+  std::vector<double> added(modules.size());
+  for (std::size_t m = 0; m < modules.size(); ++m)
+    added[m] = loss[m] - unperturbed;
+  return added;
+}
+
 // The model-wide allocation's pre-pass (AllocationMethod::model):
 //   1. the calibration windows go once through the dense model (the layers as the checkpoint
 //      holds them); each compressed layer's modules get their calibration statistics as in the
@@ -226,18 +390,17 @@ embedded_calibration(ExecutionSpace const &space, OptCheckpoint &checkpoint,
 //      sum of errors relative to each module's output energy, gave allocations worse than
 //      uniform on tiny-opt), so each module's errors are scaled by the loss's measured
 //      sensitivity to its compression error: the mean next-token loss on the first
-//      model_probe_windows calibration windows with W + ΔW and with W − ΔW (the rest of the
-//      model dense; the mean of the two cancels the loss's first-order term), less the dense
-//      loss, per unit of ΔW's energy;
+//      calibration windows with W + ΔW and with W − ΔW (the rest of the model dense; the mean
+//      of the two cancels the loss's first-order term), less the dense loss, per unit of ΔW's
+//      energy (probe_added_losses);
 //   3. allocate_model_bytes shares out the sum of the layers' packed budgets (each layer's own
 //      target, as the per-layer packed allocation counts it) among all modules, never worse by
 //      its estimate than every module at the per-layer packed allocation.
 // Returns the packed bytes each module's allocation is then given beyond uniform ⌊target⌋ bits.
-// Costs one calibration forward through the dense
-// model with the statistics, a factorisation, the ladder's greedies (host) and one uniform
-// fasterprune per module, then 2 forward passes of the whole model on the probe windows per
-// module (plus one dense); the compression errors are held in host memory (one float per
-// weight) until then.
+// Costs one calibration forward through the dense model with the statistics, a
+// factorisation, the ladder's greedies (host) and one uniform fasterprune per module, then per
+// module 2 passes of the probe windows from its layer to the head; the compression errors are
+// held in host memory (one float per weight) until then.
 template <class Value, class ExecutionSpace>
 ModelAllocationBytes model_allocation_prepass(
     ExecutionSpace const &space, OptCheckpoint &checkpoint, TokenWindows const &calibration,
@@ -303,8 +466,10 @@ ModelAllocationBytes model_allocation_prepass(
             compressor.packed_candidates(space, layer_options, options.model_steps_per_bit);
         {
           // The error of uniform ⌊target⌋-bit compression of this module (fasterprune with the
-          // layer's other options) and its energy, for the measured sensitivity below.
-          std::string const name = linear_weight_name(layer, module);
+          // layer's other options), ΔW = compressed − original (column-major, as the weight),
+          // and its energy, for the measured sensitivity below. The subtraction runs on the
+          // host (the original decoded where the compressed weight was) to take no further
+          // device memory.
           Matrix<ExecutionSpace> const &weight = module_weights[module];
           std::size_t const rows = weight.extent(0), columns = weight.extent(1);
           loader.decode_weight(space, module, weight);
@@ -314,16 +479,15 @@ ModelAllocationBytes model_allocation_prepass(
           uniform.wbits =
               static_cast<int>(std::floor(*layer_options.target_average_bits * (1.0 + 1e-12)));
           compressor.fasterprune(space, uniform);
-          std::vector<float> const original = checkpoint.read(name);
-          auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), weight);
-          std::vector<float> error(rows * columns);
-          for (std::size_t i = 0; i < rows; ++i)
-            for (std::size_t j = 0; j < columns; ++j)
-            {
-              error[i * columns + j] = host(i, j) - original[i * columns + j];
-              host(i, j) = error[i * columns + j];
-            }
-          Kokkos::deep_copy(space, weight, host);
+          std::vector<float> error(rows * columns), original(rows * columns);
+          HostColumnMajor<> const host_error(error.data(), rows, columns);
+          Kokkos::deep_copy(space, host_error, weight);
+          loader.decode_weight(space, module, weight);
+          Kokkos::deep_copy(space, HostColumnMajor<>(original.data(), rows, columns), weight);
+          space.fence();
+          for (std::size_t k = 0; k < error.size(); ++k)
+            error[k] -= original[k];
+          Kokkos::deep_copy(space, weight, host_error);
           noise_energy.push_back(
               sgpte::detail::row_quadratic_form(space, weight, compressor.statistics().hessian(space)));
           noise_module.push_back({layer, module});
@@ -343,46 +507,15 @@ ModelAllocationBytes model_allocation_prepass(
     decoder_layer_forward(space, config, weights, workspace, inputs, outputs);
     std::swap(inputs, outputs);
   }
+  activations = {}; // the probes need the device memory of the calibration activations
+  std::vector<double> const added_loss = probe_added_losses<Value>(
+      space, checkpoint, calibration, options, workspace, loader, module_weights, noise_module,
+      noise, 2 * calibration.count(), end, progress);
+  for (std::size_t m = 0; m < curves.size(); ++m)
   {
-    // The loss's sensitivity to each module's output noise: the module's rounding error at
-    // ⌊target⌋ bits added and subtracted (the mean of the two cancels the loss's first-order
-    // term), the rest of the model dense, on the first calibration windows; per unit of the
-    // noise's energy in the OBS errors' units.
-    std::size_t const windows =
-        std::min<std::size_t>(calibration.count(), static_cast<std::size_t>(options.model_probe_windows));
-    TokenWindows const probe{seqlen, std::vector<int>(calibration.ids.begin(),
-                                                      calibration.ids.begin() + windows * seqlen)};
-    OptCheckpoint &model = checkpoint;
-    double const dense = evaluate_perplexity(space, model, probe, options.forward).mean_nll;
-    for (std::size_t m = 0; m < curves.size(); ++m)
-    {
-      auto const [layer, module] = noise_module[m];
-      report(progress, "allocate", end, steps,
-             "sensitivity of layer " + std::to_string(layer + 1) + " " + module_path(module));
-      std::string const name = linear_weight_name(layer, module);
-      std::vector<float> const original = model.read(name);
-      std::vector<float> const &error = noise[m];
-      bool const replaced = model.replaced(name);
-      io::ByteSpan const stored = model.bytes(name);
-      std::vector<unsigned char> const saved(stored.data, stored.data + stored.size);
-      double loss = 0.0;
-      for (float const sign : {1.0f, -1.0f})
-      {
-        std::vector<float> perturbed(original.size());
-        for (std::size_t i = 0; i < original.size(); ++i)
-          perturbed[i] = original[i] + sign * error[i];
-        model.replace(name, perturbed);
-        loss += 0.5 * evaluate_perplexity(space, model, probe, options.forward).mean_nll;
-      }
-      if (replaced)
-        model.replace_stored(name, saved, {});
-      else
-        model.restore(name);
-      double const sensitivity =
-          std::max(loss - dense, 1e-12) / std::max(noise_energy[m], 1e-300);
-      for (auto &c : curves[m])
-        c.error *= sensitivity;
-    }
+    double const sensitivity = std::max(added_loss[m], 1e-12) / std::max(noise_energy[m], 1e-300);
+    for (auto &c : curves[m])
+      c.error *= sensitivity;
   }
   report(progress, "allocate", steps, steps, "sharing out the model's packed bytes");
   ModelAllocation const allocation = allocate_model_bytes(curves, budget, reference);
