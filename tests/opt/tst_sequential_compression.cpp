@@ -379,6 +379,26 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(the_probes_measure_the_whole_models_loss, DeviceTy
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_probe_windows_stay_within_the_token_cap)
+{
+  auto const windows_of =
+      [](int seqlen, std::size_t count, int probe_windows, std::size_t probe_tokens)
+  {
+    sgpte::opt::SequentialOptions options;
+    options.model_probe_windows = probe_windows;
+    options.model_probe_tokens = probe_tokens;
+    sgpte::opt::TokenWindows const calibration{seqlen, std::vector<int>(seqlen * count, 0)};
+    return options.probe_windows(calibration);
+  };
+  BOOST_TEST(windows_of(256, 128, 16, 8192) == 16u);  // tiny-opt: the window count binds
+  BOOST_TEST(windows_of(2048, 128, 16, 8192) == 4u);  // OPT at 2048 tokens: the token cap
+  BOOST_TEST(windows_of(2048, 128, 16, 10000) == 4u); // whole windows only, below the cap
+  BOOST_TEST(windows_of(12, 6, 16, 8192) == 6u);      // never more than the calibration has
+  BOOST_TEST(windows_of(12, 6, 4, 30) == 2u);
+  BOOST_TEST(windows_of(12, 6, 4, 5) == 1u); // a window longer than the cap: still one
+  BOOST_TEST(sgpte::opt::SequentialOptions{}.model_probe_tokens == 8192u);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(opt_350m_style_half_precision_models_compress_and_evaluate,
                               DeviceType, SGPTE_DEVICE_TYPES)
 {

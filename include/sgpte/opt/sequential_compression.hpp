@@ -293,24 +293,28 @@ probe_added_losses(ExecutionSpace const &space, OptCheckpoint const &checkpoint,
     append_window_losses(space, head, hidden, ids, seqlen, window_losses);
     return perplexity_of(std::move(window_losses), 0.0).mean_nll;
   };
+  // Each layer on the way staged while the one before computes, up to `layer` itself, which
+  // the caller loads next (the model's end: nothing).
   auto const advance_dense_to = [&](int layer)
   {
     for (; at < layer; ++at)
     {
-      decoder_layer_forward(space, config, loader.load(space, at), workspace, dense, output);
+      auto const &weights =
+          loader.load(space, at, at + 1 < layers ? std::optional<int>(at + 1) : std::nullopt);
+      decoder_layer_forward(space, config, weights, workspace, dense, output);
+      loader.prefetch();
       std::swap(dense, output);
     }
   };
-  advance_dense_to(layers);
-  double const unperturbed = mean_loss(dense);
-  dense = embed_windows(space, config, edges, ids, seqlen);
-  at = 0;
 
   ModuleWeights<ExecutionSpace> const perturbed(space, checkpoint);
   Vector<ExecutionSpace, float> delta(
       Kokkos::view_alloc(space, Kokkos::WithoutInitializing, "sgpte::opt::probe_delta"),
       perturbed.largest());
   std::vector<double> loss(modules.size(), 0.0);
+  // The module whose ΔW is in `delta` and whose original weight is decoded (a module's two
+  // passes are usually in one group, one after the other).
+  std::optional<std::size_t> module_in_delta;
   // A pass: module m of `modules` at W + sign ΔW.
   std::vector<std::pair<std::size_t, float>> passes;
   for (std::size_t m = 0; m < modules.size(); ++m)
@@ -336,11 +340,15 @@ probe_added_losses(ExecutionSpace const &space, OptCheckpoint const &checkpoint,
       LinearModule const module = modules[m].second;
       Matrix<ExecutionSpace> const original = module_weights[module];
       Matrix<ExecutionSpace> const weight = perturbed[module];
-      loader.decode_weight(space, module, original);
       int const rows = static_cast<int>(weight.extent(0));
       int const columns = static_cast<int>(weight.extent(1));
       Matrix<ExecutionSpace> const d(delta.data(), rows, columns);
-      Kokkos::deep_copy(space, d, HostColumnMajor<float const>(errors[m].data(), rows, columns));
+      if (module_in_delta != m)
+      {
+        loader.decode_weight(space, module, original);
+        Kokkos::deep_copy(space, d, HostColumnMajor<float const>(errors[m].data(), rows, columns));
+        module_in_delta = m;
+      }
       Kokkos::parallel_for(
           "sgpte::opt::probe_perturbation",
           Kokkos::MDRangePolicy<ExecutionSpace, Kokkos::Rank<2>>(space, {0, 0}, {rows, columns}),
@@ -372,6 +380,8 @@ probe_added_losses(ExecutionSpace const &space, OptCheckpoint const &checkpoint,
       loss[passes[p].first] += 0.5 * mean_loss(states[p - first]);
     first = last;
   }
+  advance_dense_to(layers);
+  double const unperturbed = mean_loss(dense);
   std::vector<double> added(modules.size());
   for (std::size_t m = 0; m < modules.size(); ++m)
     added[m] = loss[m] - unperturbed;
