@@ -10,8 +10,9 @@
 //             upgrade (O(n²)); this one keeps one heap per upgrade cost and is O(n log n)
 //             for a fixed option list while choosing exactly the same upgrades.
 //   The same greedy also minimises any per-column table of expected errors (ColumnErrors,
-//   e.g. the OBS error of each width, importance/obs_sensitivity.hpp) under a bit budget;
-//   allocation/packed_budget.hpp counts that budget in packed bytes.
+//   e.g. the OBS error of each width, importance/obs_sensitivity.hpp) under a bit budget
+//   (ErrorBudgetGreedy: at many budgets from one run); allocation/packed_budget.hpp counts
+//   that budget in packed bytes.
 
 #include <sgpte/allocation/detail/upgrade_heaps.hpp>
 #include <sgpte/core/error.hpp>
@@ -19,9 +20,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sgpte
@@ -202,11 +206,12 @@ namespace detail
 
 // The budget greedy: every column starts at option 0, then the best upgrade to a column's next
 // option that fits the remaining bits is applied, best gain per added bit first (ties: lower
-// column), until none fits. gain(column, o): the gain per bit of option o → o + 1.
-// Returns the option index of each column.
-template <class Gain>
-std::vector<std::size_t> greedy_options(std::size_t columns, std::vector<int> const &bit_options,
-                                        std::int64_t remaining, Gain const &gain)
+// column), until none fits. gain(column, o): the gain per bit of option o → o + 1;
+// upgraded(column) is told of each upgrade, in order. Returns the option index of each column.
+template <class Gain, class Upgraded = void (*)(int)>
+std::vector<std::size_t> greedy_options(
+    std::size_t columns, std::vector<int> const &bit_options, std::int64_t remaining,
+    Gain const &gain, Upgraded const &upgraded = [](int) {})
 {
   std::vector<std::size_t> option(columns, 0);
   UpgradeHeaps heaps(bit_options);
@@ -223,9 +228,39 @@ std::vector<std::size_t> greedy_options(std::size_t columns, std::vector<int> co
     int const column = best->column;
     remaining -= bit_options[option[column] + 1] - bit_options[option[column]];
     ++option[column];
+    upgraded(column);
     offer_next_upgrade(column);
   }
   return option;
+}
+
+// An error table fit for the greedy: one error per bit option, all finite.
+inline void check_error_table(ColumnErrors const &errors, std::vector<int> const &bit_options)
+{
+  validate_bit_options(bit_options);
+  if (errors.options() != bit_options.size())
+    throw InvalidArgument("the error table has " + std::to_string(errors.options()) +
+                          " options for " + std::to_string(bit_options.size()) + " bit options");
+  for (std::size_t j = 0; j < errors.columns(); ++j)
+    for (std::size_t o = 0; o < errors.options(); ++o)
+      if (!std::isfinite(errors(j, o)))
+        throw InvalidArgument("the expected error of column " + std::to_string(j) +
+                              " is not finite");
+}
+
+inline void check_bit_sum(std::int64_t bit_sum, std::size_t columns,
+                          std::vector<int> const &bit_options)
+{
+  if (bit_sum < static_cast<std::int64_t>(columns) * bit_options.front())
+    throw InvalidArgument("a budget of " + std::to_string(bit_sum) + " bits cannot give " +
+                          std::to_string(columns) + " columns " +
+                          std::to_string(bit_options.front()) + " bits each");
+}
+
+inline double error_gain_per_bit(ColumnErrors const &errors, std::vector<int> const &bit_options,
+                                 int column, std::size_t o)
+{
+  return (errors(column, o) - errors(column, o + 1)) / (bit_options[o + 1] - bit_options[o]);
 }
 
 inline std::vector<std::uint8_t> widths_of(std::vector<std::size_t> const &option,
@@ -263,27 +298,89 @@ inline std::vector<std::uint8_t> allocate_bits_by_errors(ColumnErrors const &err
                                                          std::vector<int> const &bit_options,
                                                          std::int64_t bit_sum)
 {
-  validate_bit_options(bit_options);
-  if (errors.options() != bit_options.size())
-    throw InvalidArgument("the error table has " + std::to_string(errors.options()) +
-                          " options for " + std::to_string(bit_options.size()) + " bit options");
+  detail::check_error_table(errors, bit_options);
   std::size_t const n = errors.columns();
-  for (std::size_t j = 0; j < n; ++j)
-    for (std::size_t o = 0; o < errors.options(); ++o)
-      if (!std::isfinite(errors(j, o)))
-        throw InvalidArgument("the expected error of column " + std::to_string(j) + " is not finite");
+  detail::check_bit_sum(bit_sum, n, bit_options);
   std::int64_t const remaining = bit_sum - static_cast<std::int64_t>(n) * bit_options.front();
-  if (remaining < 0)
-    throw InvalidArgument("a budget of " + std::to_string(bit_sum) + " bits cannot give " +
-                          std::to_string(n) + " columns " + std::to_string(bit_options.front()) +
-                          " bits each");
-  auto const option = detail::greedy_options(n, bit_options, remaining,
-                                             [&](int column, std::size_t o) {
-                                               return (errors(column, o) - errors(column, o + 1)) /
-                                                      (bit_options[o + 1] - bit_options[o]);
-                                             });
+  auto const option =
+      detail::greedy_options(n, bit_options, remaining,
+                             [&](int column, std::size_t o) {
+                               return detail::error_gain_per_bit(errors, bit_options, column, o);
+                             });
   return detail::widths_of(option, bit_options);
 }
+
+// allocate_bits_by_errors of one table at any number of bit sums (the model-wide allocation's
+// ladder asks for each module's at fifty budgets): one run of the greedy without a budget,
+// which applies every upgrade, serves them all. With a budget the greedy applies the same
+// upgrades for as long as the best one fits — the first k of that run, where the (k+1)-th would
+// exceed the budget — since until then the best fitting upgrade is the best of all. What is left
+// is then less than the largest upgrade cost, and the greedy goes on among the columns' next
+// upgrades that fit, best first: at most (largest cost − 1) further upgrades, each found here by
+// a scan of the columns. The result is allocate_bits_by_errors' exactly.
+class ErrorBudgetGreedy
+{
+public:
+  ErrorBudgetGreedy(ColumnErrors errors, std::vector<int> bit_options)
+      : _errors(std::move(errors)), _bit_options(std::move(bit_options))
+  {
+    detail::check_error_table(_errors, _bit_options);
+    std::vector<std::size_t> upgrades(_errors.columns(), 0);
+    std::int64_t spent = 0;
+    detail::greedy_options(
+        _errors.columns(), _bit_options, std::numeric_limits<std::int64_t>::max(),
+        [&](int column, std::size_t o)
+        { return detail::error_gain_per_bit(_errors, _bit_options, column, o); },
+        [&](int column)
+        {
+          std::size_t const o = upgrades[column]++;
+          spent += _bit_options[o + 1] - _bit_options[o];
+          _upgraded_column.push_back(column);
+          _spent_after.push_back(spent);
+        });
+  }
+
+  std::vector<std::uint8_t> operator()(std::int64_t bit_sum) const
+  {
+    std::size_t const n = _errors.columns();
+    detail::check_bit_sum(bit_sum, n, _bit_options);
+    std::int64_t const remaining = bit_sum - static_cast<std::int64_t>(n) * _bit_options.front();
+    std::size_t const applied =
+        std::upper_bound(_spent_after.begin(), _spent_after.end(), remaining) -
+        _spent_after.begin();
+    std::vector<std::size_t> option(n, 0);
+    for (std::size_t k = 0; k < applied; ++k)
+      ++option[_upgraded_column[k]];
+    std::int64_t left = remaining - (applied > 0 ? _spent_after[applied - 1] : 0);
+    for (;;)
+    {
+      std::optional<detail::Upgrade> best;
+      for (std::size_t j = 0; j < n; ++j)
+      {
+        std::size_t const o = option[j];
+        if (o + 1 >= _bit_options.size() || _bit_options[o + 1] - _bit_options[o] > left)
+          continue;
+        detail::Upgrade const candidate{
+            detail::error_gain_per_bit(_errors, _bit_options, static_cast<int>(j), o),
+            static_cast<int>(j)};
+        if (!best || detail::is_better_upgrade(candidate, *best))
+          best = candidate;
+      }
+      if (!best)
+        break;
+      std::size_t &o = option[best->column];
+      left -= _bit_options[o + 1] - _bit_options[o];
+      ++o;
+    }
+    return detail::widths_of(option, _bit_options);
+  }
+
+private:
+  ColumnErrors _errors;
+  std::vector<int> _bit_options;
+  std::vector<int> _upgraded_column;      // the run's upgrades, in order
+  std::vector<std::int64_t> _spent_after; // bits spent by the run's first k + 1 upgrades
+};
 
 } // namespace sgpte
 

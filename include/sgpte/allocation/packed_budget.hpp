@@ -84,48 +84,100 @@ using ErrorRefinement = std::function<ColumnErrors(std::vector<std::uint8_t> con
 // How many times an allocation is redone on the errors re-estimated for the previous one.
 constexpr int error_refinement_rounds = 2;
 
+// The greedies allocate_bits_packed_within runs, one per subset of the bit options it tries
+// (detail::option_subsets), each on the errors of its subset's widths. For allocations at many
+// budgets (the model-wide allocation's ladder) each subset's greedy runs once without a budget
+// and serves them all (ErrorBudgetGreedy); for one budget, where that run would cost more than
+// the few budgeted ones, each runs at the bit sums tried.
+class PackedSubsetGreedies
+{
+public:
+  enum class Budgets
+  {
+    one,
+    many
+  };
+
+  struct Subset
+  {
+    std::vector<std::size_t> index; // of each of its widths in the bit options
+    std::vector<int> options;       // its widths
+    ColumnErrors errors;            // at its widths
+    std::optional<ErrorBudgetGreedy> greedy;
+
+    // allocate_bits_by_errors(errors, options, bit_sum)
+    std::vector<std::uint8_t> allocate(std::int64_t bit_sum) const
+    {
+      return greedy ? (*greedy)(bit_sum) : allocate_bits_by_errors(errors, options, bit_sum);
+    }
+  };
+
+  PackedSubsetGreedies(ColumnErrors const &errors, std::vector<int> const &bit_options,
+                       Budgets budgets)
+      : _columns(errors.columns())
+  {
+    detail::check_error_table(errors, bit_options);
+    for (unsigned const subset : detail::option_subsets(bit_options.size()))
+    {
+      Subset entry{{}, {}, ColumnErrors(0, 0), std::nullopt};
+      for (std::size_t o = 0; o < bit_options.size(); ++o)
+        if (subset & (1u << o))
+        {
+          entry.options.push_back(bit_options[o]);
+          entry.index.push_back(o);
+        }
+      entry.errors = restricted(errors, entry.index);
+      if (budgets == Budgets::many)
+        entry.greedy.emplace(entry.errors, entry.options);
+      _subsets.push_back(std::move(entry));
+    }
+  }
+
+  std::size_t columns() const { return _columns; }
+  std::vector<Subset> const &subsets() const { return _subsets; }
+
+  // The columns of `all` (one per bit option) at the given options.
+  static ColumnErrors restricted(ColumnErrors const &all, std::vector<std::size_t> const &index)
+  {
+    ColumnErrors sub(all.columns(), index.size());
+    for (std::size_t j = 0; j < all.columns(); ++j)
+      for (std::size_t o = 0; o < index.size(); ++o)
+        sub(j, o) = all(j, index[o]);
+    return sub;
+  }
+
+private:
+  std::size_t _columns;
+  std::vector<Subset> _subsets;
+};
+
 // The allocation of smallest expected error within budget_bytes (see above); `target` (in the
 // bit options' range) is where each subset's search for a bit sum starts. With a refinement,
 // each subset of several widths is allocated again on the errors re-estimated for its
 // allocation (`error_refinement_rounds` times) and the subsets are compared by the re-estimated
 // errors of their final allocations.
 template <class PackedBytes>
-PackedAllocation
-allocate_bits_packed_within(ColumnErrors const &errors, std::vector<int> const &bit_options,
-                            double target, std::int64_t budget_bytes, double kept_per_column,
-                            PackedBytes const &packed_bytes, ErrorRefinement const &refine = {})
+PackedAllocation allocate_bits_packed_within(PackedSubsetGreedies const &greedies, double target,
+                                             std::int64_t budget_bytes, double kept_per_column,
+                                             PackedBytes const &packed_bytes,
+                                             ErrorRefinement const &refine = {})
 {
-  std::size_t const n = errors.columns();
+  std::size_t const n = greedies.columns();
   auto const n64 = static_cast<std::int64_t>(n);
   PackedAllocation best;
   best.error = std::numeric_limits<double>::infinity();
-  for (unsigned const subset : detail::option_subsets(bit_options.size()))
+  for (PackedSubsetGreedies::Subset const &subset : greedies.subsets())
   {
-    std::vector<int> options;
-    std::vector<std::size_t> index;
-    for (std::size_t o = 0; o < bit_options.size(); ++o)
-      if (subset & (1u << o))
-      {
-        options.push_back(bit_options[o]);
-        index.push_back(o);
-      }
-    auto const restricted = [&](ColumnErrors const &all)
-    {
-      ColumnErrors sub(n, options.size());
-      for (std::size_t j = 0; j < n; ++j)
-        for (std::size_t o = 0; o < options.size(); ++o)
-          sub(j, o) = all(j, index[o]);
-      return sub;
-    };
+    std::vector<int> const &options = subset.options;
     // Start from the nominal bit sum (or every column at the subset's widest) and lower it by
     // the estimated excess until the packed bytes fit.
     std::int64_t bytes = 0;
-    auto const fitting = [&](ColumnErrors const &sub)
+    auto const fitting = [&](auto const &allocate_at)
     {
       std::int64_t bit_sum = std::min(bit_budget(target, n), n64 * options.back());
       while (bit_sum >= n64 * options.front())
       {
-        std::vector<std::uint8_t> bits = allocate_bits_by_errors(sub, options, bit_sum);
+        std::vector<std::uint8_t> bits = allocate_at(bit_sum);
         bytes = packed_bytes(bits);
         std::int64_t const excess = bytes - budget_bytes;
         if (excess <= 0)
@@ -135,26 +187,32 @@ allocate_bits_packed_within(ColumnErrors const &errors, std::vector<int> const &
       }
       return std::vector<std::uint8_t>{};
     };
-    ColumnErrors sub = restricted(errors);
-    std::vector<std::uint8_t> bits = fitting(sub);
+    std::vector<std::uint8_t> bits =
+        fitting([&](std::int64_t bit_sum) { return subset.allocate(bit_sum); });
     if (bits.empty())
       continue;
+    ColumnErrors const *errors = &subset.errors;
+    ColumnErrors refined(0, 0);
     if (refine && options.size() > 1)
     {
       for (int round = 0; round < error_refinement_rounds; ++round)
       {
-        std::vector<std::uint8_t> next = fitting(restricted(refine(bits)));
+        ColumnErrors const sub = PackedSubsetGreedies::restricted(refine(bits), subset.index);
+        std::vector<std::uint8_t> next = fitting(
+            [&](std::int64_t bit_sum) { return allocate_bits_by_errors(sub, options, bit_sum); });
         if (next.empty() || next == bits)
           break;
         bits = std::move(next);
       }
-      sub = restricted(refine(bits));
+      refined = PackedSubsetGreedies::restricted(refine(bits), subset.index);
+      errors = &refined;
       bytes = packed_bytes(bits);
     }
     double total = 0.0;
     for (std::size_t j = 0; j < n; ++j)
-      total += sub(j, static_cast<std::size_t>(std::find(options.begin(), options.end(), bits[j]) -
-                                               options.begin()));
+      total +=
+          (*errors)(j, static_cast<std::size_t>(std::find(options.begin(), options.end(), bits[j]) -
+                                                options.begin()));
     if (total < best.error)
     {
       best.error = total;
@@ -163,6 +221,18 @@ allocate_bits_packed_within(ColumnErrors const &errors, std::vector<int> const &
     }
   }
   return best;
+}
+
+// As above, for one budget.
+template <class PackedBytes>
+PackedAllocation
+allocate_bits_packed_within(ColumnErrors const &errors, std::vector<int> const &bit_options,
+                            double target, std::int64_t budget_bytes, double kept_per_column,
+                            PackedBytes const &packed_bytes, ErrorRefinement const &refine = {})
+{
+  return allocate_bits_packed_within(
+      PackedSubsetGreedies(errors, bit_options, PackedSubsetGreedies::Budgets::one), target,
+      budget_bytes, kept_per_column, packed_bytes, refine);
 }
 
 // errors: per column and option (ColumnErrors); packed_bytes(bits): the packed size of the

@@ -512,15 +512,18 @@ PackedCandidates LayerCompressor<ExecutionSpace>::packed_candidates(ExecutionSpa
   // The per-layer packed allocation's result, then the ladder's from the lowest option up.
   int const low = options.bit_options.front(), high = options.bit_options.back();
   std::vector<PackedAllocation> rungs(static_cast<std::size_t>((high - low) * steps_per_bit) + 2);
+  // Every rung starts from the same greedies, one per subset of the widths.
+  PackedSubsetGreedies const greedies(problem.errors, options.bit_options,
+                                      PackedSubsetGreedies::Budgets::many);
   auto const rung = [&](std::size_t index)
   {
     double const t = index == 0 ? target : low + static_cast<double>(index - 1) / steps_per_bit;
     std::int64_t const budget =
         index == 0 ? offer.budget_bytes : packed_budget_bytes(t, columns, problem.mean_kept, bytes);
-    rungs[index] = allocate_bits_packed_within(problem.errors, options.bit_options, t, budget,
-                                               problem.mean_kept, bytes, refine);
+    rungs[index] =
+        allocate_bits_packed_within(greedies, t, budget, problem.mean_kept, bytes, refine);
   };
-  // The greedies are host work, independent of each other; re-estimated errors run kernels.
+  // The rungs are host work, independent of each other; re-estimated errors run kernels.
   if (refine)
     for (std::size_t index = 0; index < rungs.size(); ++index)
       rung(index);
