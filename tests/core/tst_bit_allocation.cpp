@@ -96,6 +96,20 @@ sgpte::ColumnErrors random_errors(std::size_t n, std::vector<int> const &options
   return errors;
 }
 
+// The packed layout's byte count (a packed_bytes function) of a layer of `rows` rows with
+// `kept` weights kept per column, quantized per channel in groups of group_size (0: none).
+auto layout_bytes(int rows, std::vector<std::int64_t> kept, int group_size)
+{
+  sgpte::CompressionOptions layer;
+  layer.target_average_bits = 3;
+  layer.quantizer.group_size = group_size;
+  return [rows, kept = std::move(kept), layer](std::vector<std::uint8_t> const &bits)
+  {
+    return sgpte::packed::make_layer_layout(rows, bits, kept, layer, sgpte::io::Dtype::F16)
+        .file_bytes();
+  };
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(BitAllocation, sgpte_test::TrapInvalidOperations)
@@ -228,6 +242,59 @@ BOOST_AUTO_TEST_CASE(one_greedy_run_serves_every_bit_sum)
                     sgpte::InvalidArgument);
 }
 
+// The model-wide allocation's ladder (every subset's greedy run once, without a budget, on
+// the host's threads) against the packed allocation of each of its budgets on its own (the
+// budgeted greedies): the same widths, bytes and errors at every rung, with fixed errors and
+// with errors re-estimated for each allocation (as per-width ranges do).
+BOOST_AUTO_TEST_CASE(a_ladder_of_budgets_reads_the_single_budget_allocations)
+{
+  std::mt19937 generator(17);
+  std::vector<int> const options = {2, 3, 4, 6, 8};
+  for (int trial = 0; trial < 12; ++trial)
+  {
+    int const rows = 8 + static_cast<int>(generator() % 64);
+    std::size_t const n = 16 + generator() % 200;
+    std::vector<std::int64_t> kept(n);
+    for (auto &k : kept)
+      k = 1 + static_cast<std::int64_t>(generator() % rows);
+    double const mean_kept =
+        static_cast<double>(std::accumulate(kept.begin(), kept.end(), std::int64_t(0))) / n;
+    auto const bytes = layout_bytes(rows, kept, trial % 3 == 0 ? 32 : 0);
+    sgpte::ColumnErrors const errors = random_errors(n, options, generator);
+    // Errors that grow with the share of columns at the same width, a function of the
+    // allocation as the re-estimates are.
+    sgpte::ErrorRefinement const crowding = [&](std::vector<std::uint8_t> const &bits)
+    {
+      sgpte::ColumnErrors refined = errors;
+      for (std::size_t o = 0; o < options.size(); ++o)
+      {
+        auto const sharing = std::count(bits.begin(), bits.end(), options[o]);
+        for (std::size_t j = 0; j < n; ++j)
+          refined(j, o) *= 1.0 + static_cast<double>(sharing) / static_cast<double>(n);
+      }
+      return refined;
+    };
+    sgpte::PackedSubsetGreedies const ladder(errors, options,
+                                             sgpte::PackedSubsetGreedies::Budgets::many);
+    for (bool const refine : {false, true})
+      for (double target = 2.0; target <= 8.0; target += 0.25)
+        BOOST_TEST_CONTEXT("trial " << trial << " columns " << n << " target " << target
+                                    << (refine ? " re-estimated" : ""))
+        {
+          std::int64_t const budget = sgpte::packed_budget_bytes(target, n, mean_kept, bytes);
+          sgpte::ErrorRefinement const refinement = refine ? crowding : sgpte::ErrorRefinement{};
+          auto const read = sgpte::allocate_bits_packed_within(ladder, target, budget, mean_kept,
+                                                               bytes, refinement);
+          auto const own = sgpte::allocate_bits_packed_within(errors, options, target, budget,
+                                                              mean_kept, bytes, refinement);
+          BOOST_TEST(!own.bits.empty());
+          BOOST_TEST((read.bits == own.bits));
+          BOOST_TEST(read.bytes == own.bytes);
+          BOOST_TEST(read.error == own.error);
+        }
+  }
+}
+
 // The packed budget against packed::LayerLayout's byte count of the result: never more than
 // uniform quantization at the target (exact without pruning), never a larger total error
 // than uniform, and where a width's scales and zeros cost more than it wins, one width only.
@@ -240,15 +307,8 @@ BOOST_AUTO_TEST_CASE(packed_budget_stays_within_uniform_bytes)
     int const rows = 8 + static_cast<int>(generator() % 64);
     std::size_t const n = 16 + generator() % 300;
     int const target = 3 + trial % 2;
-    sgpte::CompressionOptions layer;
-    layer.target_average_bits = target;
-    layer.quantizer.group_size = trial % 3 == 0 ? 32 : 0;
-    std::vector<std::int64_t> const kept(n, rows);
-    auto const bytes = [&](std::vector<std::uint8_t> const &bits)
-    {
-      return sgpte::packed::make_layer_layout(rows, bits, kept, layer, sgpte::io::Dtype::F16)
-          .file_bytes();
-    };
+    auto const bytes =
+        layout_bytes(rows, std::vector<std::int64_t>(n, rows), trial % 3 == 0 ? 32 : 0);
     sgpte::ColumnErrors const errors = random_errors(n, options, generator);
     BOOST_TEST_CONTEXT("trial " << trial << " rows " << rows << " columns " << n)
     {

@@ -272,6 +272,18 @@ inline std::vector<std::uint8_t> widths_of(std::vector<std::size_t> const &optio
   return bits;
 }
 
+// Σ_j errors(j, b_j) of an allocation whose widths are all among bit_options.
+inline double error_at(ColumnErrors const &errors, std::vector<int> const &bit_options,
+                       std::vector<std::uint8_t> const &bits)
+{
+  double total = 0.0;
+  for (std::size_t j = 0; j < bits.size(); ++j)
+    total += errors(
+        j, static_cast<std::size_t>(std::find(bit_options.begin(), bit_options.end(), bits[j]) -
+                                    bit_options.begin()));
+  return total;
+}
+
 } // namespace detail
 
 inline std::vector<std::uint8_t> allocate_bits_budget(std::vector<double> const &importance,
@@ -339,6 +351,8 @@ public:
           _spent_after.push_back(spent);
         });
   }
+
+  ColumnErrors const &errors() const { return _errors; }
 
   std::vector<std::uint8_t> operator()(std::int64_t bit_sum) const
   {

@@ -25,6 +25,7 @@
 // statistics report the exact bytes).
 
 #include <sgpte/allocation/bit_allocation.hpp>
+#include <sgpte/core/detail/host_threads.hpp>
 #include <sgpte/core/error.hpp>
 
 #include <algorithm>
@@ -36,6 +37,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sgpte
@@ -98,18 +100,33 @@ public:
     many
   };
 
-  struct Subset
+  // A subset of the bit options, its widths' errors and the greedy on them.
+  class Subset
   {
-    std::vector<std::size_t> index; // of each of its widths in the bit options
-    std::vector<int> options;       // its widths
-    ColumnErrors errors;            // at its widths
-    std::optional<ErrorBudgetGreedy> greedy;
+  public:
+    Subset(std::vector<std::size_t> index, std::vector<int> options, ColumnErrors errors)
+        : _index(std::move(index)), _options(std::move(options)), _errors(std::move(errors))
+    {
+    }
 
-    // allocate_bits_by_errors(errors, options, bit_sum)
+    std::vector<std::size_t> const &index() const { return _index; } // of each width in the options
+    std::vector<int> const &options() const { return _options; }     // its widths
+    ColumnErrors const &errors() const { return _greedy ? _greedy->errors() : _errors; }
+
+    // allocate_bits_by_errors(errors(), options(), bit_sum)
     std::vector<std::uint8_t> allocate(std::int64_t bit_sum) const
     {
-      return greedy ? (*greedy)(bit_sum) : allocate_bits_by_errors(errors, options, bit_sum);
+      return _greedy ? (*_greedy)(bit_sum) : allocate_bits_by_errors(_errors, _options, bit_sum);
     }
+
+    // Budgets::many: the greedy's one run without a budget, which then holds the errors.
+    void run_unbudgeted() { _greedy.emplace(std::move(_errors), _options); }
+
+  private:
+    std::vector<std::size_t> _index;
+    std::vector<int> _options;
+    ColumnErrors _errors; // moved into _greedy when it runs
+    std::optional<ErrorBudgetGreedy> _greedy;
   };
 
   PackedSubsetGreedies(ColumnErrors const &errors, std::vector<int> const &bit_options,
@@ -119,18 +136,21 @@ public:
     detail::check_error_table(errors, bit_options);
     for (unsigned const subset : detail::option_subsets(bit_options.size()))
     {
-      Subset entry{{}, {}, ColumnErrors(0, 0), std::nullopt};
+      std::vector<std::size_t> index;
+      std::vector<int> options;
       for (std::size_t o = 0; o < bit_options.size(); ++o)
         if (subset & (1u << o))
         {
-          entry.options.push_back(bit_options[o]);
-          entry.index.push_back(o);
+          options.push_back(bit_options[o]);
+          index.push_back(o);
         }
-      entry.errors = restricted(errors, entry.index);
-      if (budgets == Budgets::many)
-        entry.greedy.emplace(entry.errors, entry.options);
-      _subsets.push_back(std::move(entry));
+      ColumnErrors subset_errors = restricted(errors, index);
+      _subsets.emplace_back(std::move(index), std::move(options), std::move(subset_errors));
     }
+    // The runs are independent host work (no Kokkos call), each writing only its own subset.
+    if (budgets == Budgets::many)
+      detail::for_each_on_host_threads(_subsets.size(),
+                                       [&](std::size_t s) { _subsets[s].run_unbudgeted(); });
   }
 
   std::size_t columns() const { return _columns; }
@@ -168,7 +188,7 @@ PackedAllocation allocate_bits_packed_within(PackedSubsetGreedies const &greedie
   best.error = std::numeric_limits<double>::infinity();
   for (PackedSubsetGreedies::Subset const &subset : greedies.subsets())
   {
-    std::vector<int> const &options = subset.options;
+    std::vector<int> const &options = subset.options();
     // Start from the nominal bit sum (or every column at the subset's widest) and lower it by
     // the estimated excess until the packed bytes fit.
     std::int64_t bytes = 0;
@@ -191,28 +211,24 @@ PackedAllocation allocate_bits_packed_within(PackedSubsetGreedies const &greedie
         fitting([&](std::int64_t bit_sum) { return subset.allocate(bit_sum); });
     if (bits.empty())
       continue;
-    ColumnErrors const *errors = &subset.errors;
-    ColumnErrors refined(0, 0);
-    if (refine && options.size() > 1)
+    bool const refined = refine && options.size() > 1;
+    if (refined)
     {
       for (int round = 0; round < error_refinement_rounds; ++round)
       {
-        ColumnErrors const sub = PackedSubsetGreedies::restricted(refine(bits), subset.index);
+        ColumnErrors const sub = PackedSubsetGreedies::restricted(refine(bits), subset.index());
         std::vector<std::uint8_t> next = fitting(
             [&](std::int64_t bit_sum) { return allocate_bits_by_errors(sub, options, bit_sum); });
         if (next.empty() || next == bits)
           break;
         bits = std::move(next);
       }
-      refined = PackedSubsetGreedies::restricted(refine(bits), subset.index);
-      errors = &refined;
       bytes = packed_bytes(bits);
     }
-    double total = 0.0;
-    for (std::size_t j = 0; j < n; ++j)
-      total +=
-          (*errors)(j, static_cast<std::size_t>(std::find(options.begin(), options.end(), bits[j]) -
-                                                options.begin()));
+    double const total =
+        refined ? detail::error_at(PackedSubsetGreedies::restricted(refine(bits), subset.index()),
+                                   options, bits)
+                : detail::error_at(subset.errors(), options, bits);
     if (total < best.error)
     {
       best.error = total;
