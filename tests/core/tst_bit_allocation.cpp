@@ -293,6 +293,23 @@ BOOST_AUTO_TEST_CASE(a_ladder_of_budgets_reads_the_single_budget_allocations)
           BOOST_TEST(read.error == own.error);
         }
   }
+
+  // Errors that the re-estimate leaves as they were: one re-estimate per subset of several
+  // widths (26 of the 31), whose first round already confirms the allocation.
+  std::size_t const n = 40;
+  sgpte::ColumnErrors const errors = random_errors(n, options, generator);
+  int calls = 0;
+  sgpte::ErrorRefinement const unchanged = [&](std::vector<std::uint8_t> const &)
+  {
+    ++calls;
+    return errors;
+  };
+  auto const bytes = layout_bytes(16, std::vector<std::int64_t>(n, 16), 0);
+  auto const widest = sgpte::packed_budget_bytes(8.0, n, 16.0, bytes);
+  auto const refined =
+      sgpte::allocate_bits_packed_within(errors, options, 8.0, widest, 16.0, bytes, unchanged);
+  BOOST_TEST(!refined.bits.empty());
+  BOOST_TEST(calls == 26);
 }
 
 // The packed budget against packed::LayerLayout's byte count of the result: never more than

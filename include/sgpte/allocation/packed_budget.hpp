@@ -211,24 +211,27 @@ PackedAllocation allocate_bits_packed_within(PackedSubsetGreedies const &greedie
         fitting([&](std::int64_t bit_sum) { return subset.allocate(bit_sum); });
     if (bits.empty())
       continue;
-    bool const refined = refine && options.size() > 1;
-    if (refined)
+    // With a refinement: the errors re-estimated for `bits` (kept from the last round when
+    // that round left `bits` as they were, so that refine runs once per allocation).
+    std::optional<ColumnErrors> refined;
+    if (refine && options.size() > 1)
     {
       for (int round = 0; round < error_refinement_rounds; ++round)
       {
-        ColumnErrors const sub = PackedSubsetGreedies::restricted(refine(bits), subset.index());
-        std::vector<std::uint8_t> next = fitting(
-            [&](std::int64_t bit_sum) { return allocate_bits_by_errors(sub, options, bit_sum); });
+        refined = PackedSubsetGreedies::restricted(refine(bits), subset.index());
+        std::vector<std::uint8_t> next =
+            fitting([&](std::int64_t bit_sum)
+                    { return allocate_bits_by_errors(*refined, options, bit_sum); });
         if (next.empty() || next == bits)
           break;
         bits = std::move(next);
+        refined.reset();
       }
+      if (!refined)
+        refined = PackedSubsetGreedies::restricted(refine(bits), subset.index());
       bytes = packed_bytes(bits);
     }
-    double const total =
-        refined ? detail::error_at(PackedSubsetGreedies::restricted(refine(bits), subset.index()),
-                                   options, bits)
-                : detail::error_at(subset.errors(), options, bits);
+    double const total = detail::error_at(refined ? *refined : subset.errors(), options, bits);
     if (total < best.error)
     {
       best.error = total;
@@ -268,9 +271,6 @@ allocate_bits_packed(ColumnErrors const &errors, std::vector<int> const &bit_opt
   validate_target_average(target, bit_options);
   if (!(kept_per_column > 0.0))
     throw InvalidArgument("the packed budget needs a positive number of kept weights per column");
-  if (errors.options() != bit_options.size())
-    throw InvalidArgument("the error table has " + std::to_string(errors.options()) +
-                          " options for " + std::to_string(bit_options.size()) + " bit options");
   std::size_t const n = errors.columns();
   bool const given = budget_bytes.has_value();
   std::int64_t const budget =
