@@ -101,7 +101,7 @@ sgpte::ColumnErrors random_errors(std::size_t n, std::vector<int> const &options
 auto layout_bytes(int rows, std::vector<std::int64_t> kept, int group_size)
 {
   sgpte::CompressionOptions layer;
-  layer.target_average_bits = 3;
+  layer.target_average_bits = 3; // any target: the layout only asks whether the layer quantizes
   layer.quantizer.group_size = group_size;
   return [rows, kept = std::move(kept), layer](std::vector<std::uint8_t> const &bits)
   {
